@@ -1,0 +1,23 @@
+namespace Flotilla.Node.Store;
+
+/// <summary>One row of the jobs table. Times are Unix milliseconds stamped by the proposer.</summary>
+internal sealed record Job(
+    string JobId,
+    JobStatus Status,
+    string Queue,
+    string Workflow,
+    string Payload,
+    int Priority,
+    long RunAt,
+    int Attempts,
+    int MaxAttempts,
+    string? ClaimedBy,
+    long? LeaseUntil,
+    string? CompletedBy,
+    long CreatedAt,
+    long UpdatedAt,
+    string? Result,
+    string? Error,
+    string? IdempotencyKey,
+    string? TraceParent,
+    int? TimeoutMs);
