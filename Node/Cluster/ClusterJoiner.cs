@@ -1,0 +1,77 @@
+using System.Net;
+using System.Net.Http.Json;
+using Microsoft.Extensions.Options;
+
+namespace Flotilla.Node.Cluster;
+
+/// <summary>
+/// DotNext's TCP transport has no join protocol, so a new node asks the nodes listed in
+/// <c>Cluster:Join</c> (over their HTTP endpoint, which forwards to the leader) to add it.
+/// Runs on every start; a node whose stored membership already holds it rejoins silently,
+/// because after a full-cluster restart no leader exists to answer until a majority is back.
+/// </summary>
+internal sealed partial class ClusterJoiner(IOptions<ClusterOptions> options, ClusterHttp http, ILogger<ClusterJoiner> logger)
+{
+    private static readonly TimeSpan MaxBackoff = TimeSpan.FromSeconds(5);
+
+    public async Task JoinAsync(RaftNode node, EndPoint self, CancellationToken token)
+    {
+        if (node.Cluster is { } cluster && cluster.Members.Any(m => !m.IsRemote))
+        {
+            LogAlreadyMember(self.ToString()!);
+            return;
+        }
+
+        var targets = options.Value.JoinUrls();
+        if (targets.Count == 0)
+        {
+            throw new InvalidOperationException(
+                "This node is not a member yet and has nobody to ask: set Cluster:Join to a member's URL, or Cluster:Bootstrap=true on the first node of a new cluster.");
+        }
+
+        var backoff = TimeSpan.FromMilliseconds(250);
+        for (var attempt = 1; ; attempt++)
+        {
+            foreach (var target in targets)
+            {
+                try
+                {
+                    using var response = await http.Client.PostAsJsonAsync(
+                        new Uri(target, "cluster/members"),
+                        new JoinRequest(self.ToString()!, options.Value.NodeId),
+                        ClusterHttp.Json,
+                        token).ConfigureAwait(false);
+                    if (response.IsSuccessStatusCode)
+                    {
+                        LogJoined(target.ToString(), attempt);
+                        return;
+                    }
+
+                    LogJoinRefused(target.ToString(), (int)response.StatusCode, await response.Content.ReadAsStringAsync(token).ConfigureAwait(false));
+                }
+                catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException && !token.IsCancellationRequested)
+                {
+                    LogJoinUnreachable(target.ToString(), ex.Message);
+                }
+            }
+
+            await Task.Delay(backoff, token).ConfigureAwait(false);
+            backoff = TimeSpan.FromTicks(Math.Min(MaxBackoff.Ticks, backoff.Ticks * 2));
+        }
+    }
+
+    [LoggerMessage(EventId = 1201, Level = LogLevel.Information, Message = "Membership of {EndPoint} is stored; rejoining without a membership change")]
+    private partial void LogAlreadyMember(string endPoint);
+
+    [LoggerMessage(EventId = 1202, Level = LogLevel.Information, Message = "Joined the cluster through {Target} after {Attempts} round(s)")]
+    private partial void LogJoined(string target, int attempts);
+
+    [LoggerMessage(EventId = 1203, Level = LogLevel.Information, Message = "Join through {Target} refused with {Status}: {Detail}; retrying")]
+    private partial void LogJoinRefused(string target, int status, string detail);
+
+    [LoggerMessage(EventId = 1204, Level = LogLevel.Information, Message = "Join target {Target} unreachable ({Reason}); retrying")]
+    private partial void LogJoinUnreachable(string target, string reason);
+}
+
+/// <summary>Body of <c>POST /cluster/members</c>.</summary>
+internal sealed record JoinRequest(string Endpoint, string? NodeId);

@@ -1,0 +1,64 @@
+using System.Net;
+
+namespace Flotilla.Node.Cluster;
+
+/// <summary>
+/// The <c>Cluster:*</c> configuration keys: the contract the AppHost, the README and by-hand
+/// clusters rely on (see README "Configuration").
+/// </summary>
+internal sealed class ClusterOptions
+{
+    public const string Section = "Cluster";
+
+    /// <summary>This node's name; shows up as claimed_by / completed_by.</summary>
+    public string NodeId { get; set; } = Environment.MachineName.ToLowerInvariant();
+
+    /// <summary>host:port the Raft TCP listener binds and advertises.</summary>
+    public string RaftEndpoint { get; set; } = "127.0.0.1:7101";
+
+    /// <summary>True only on the first node of a brand-new cluster.</summary>
+    public bool Bootstrap { get; set; }
+
+    /// <summary>Comma-separated HTTP base URLs of nodes to ask for membership.</summary>
+    public string? Join { get; set; }
+
+    /// <summary>Folder for the log, snapshots and the SQLite database.</summary>
+    public string DataDir { get; set; } = Path.Combine(".data", "node");
+
+    /// <summary>HTTP base URL other nodes use to reach this one; defaults to the first bound address.</summary>
+    public string? HttpUrl { get; set; }
+
+    /// <summary>A snapshot is taken (and the log compacted) every this many applied entries.</summary>
+    public int SnapshotEvery { get; set; } = 1000;
+
+    /// <summary>Lower bound of the election timeout; the upper bound is twice this.</summary>
+    public int ElectionTimeoutMs { get; set; } = 1000;
+
+    public IReadOnlyList<Uri> JoinUrls() =>
+        (Join ?? string.Empty)
+            .Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            .Select(u => new Uri(u.EndsWith('/') ? u : u + "/", UriKind.Absolute))
+            .ToArray();
+
+    public IPEndPoint RaftIPEndPoint() => ParseEndPoint(RaftEndpoint);
+
+    public static IPEndPoint ParseEndPoint(string hostAndPort)
+    {
+        if (IPEndPoint.TryParse(hostAndPort, out var ip) && ip.Port != 0)
+        {
+            return ip;
+        }
+
+        var colon = hostAndPort.LastIndexOf(':');
+        if (colon > 0 && int.TryParse(hostAndPort[(colon + 1)..], out var port))
+        {
+            var host = hostAndPort[..colon];
+            var address = host is "localhost"
+                ? IPAddress.Loopback
+                : Dns.GetHostAddresses(host).First(a => a.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork);
+            return new IPEndPoint(address, port);
+        }
+
+        throw new FormatException($"Cluster:RaftEndpoint '{hostAndPort}' is not host:port.");
+    }
+}

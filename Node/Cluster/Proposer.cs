@@ -1,0 +1,102 @@
+using System.Net;
+using System.Net.Http.Json;
+using Flotilla.Node.Store;
+
+namespace Flotilla.Node.Cluster;
+
+/// <summary>
+/// The one way to change the replicated state from this node: on the leader the commands go
+/// into the group commit; on a follower they are forwarded to the leader's HTTP endpoint, with
+/// a hop limit so a request cannot bounce between followers during an election.
+/// </summary>
+internal sealed partial class Proposer(RaftNode node, GroupCommit groupCommit, ClusterHttp http, ILogger<Proposer> logger)
+{
+    private static readonly TimeSpan LeaderWait = TimeSpan.FromSeconds(5);
+
+    public async Task<CommandResult> ProposeAsync(Command command, CancellationToken token) =>
+        (await ProposeAsync([command], 0, token).ConfigureAwait(false))[0];
+
+    public async Task<IReadOnlyList<CommandResult>> ProposeAsync(IReadOnlyList<Command> commands, int hops, CancellationToken token)
+    {
+        var deadline = DateTime.UtcNow + LeaderWait;
+        while (true)
+        {
+            var leader = node.Cluster?.Leader;
+            try
+            {
+                if (leader is { IsRemote: false })
+                {
+                    return await groupCommit.ProposeAsync(commands, token).ConfigureAwait(false);
+                }
+
+                if (leader is not null)
+                {
+                    if (hops >= ClusterHttp.MaxHops)
+                    {
+                        throw new NoLeaderException($"The write was forwarded {hops} times without reaching the leader.");
+                    }
+
+                    return await ForwardAsync(leader, commands, hops + 1, token).ConfigureAwait(false);
+                }
+            }
+            catch (NoLeaderException ex) when (DateTime.UtcNow < deadline && hops == 0)
+            {
+                LogRetrying(ex.Message);
+            }
+
+            if (DateTime.UtcNow >= deadline)
+            {
+                throw new NoLeaderException("No leader is known right now; retry shortly.");
+            }
+
+            await Task.Delay(100, token).ConfigureAwait(false);
+        }
+    }
+
+    private async Task<IReadOnlyList<CommandResult>> ForwardAsync(
+        DotNext.Net.Cluster.Consensus.Raft.RaftClusterMember leader, IReadOnlyList<Command> commands, int hops, CancellationToken token)
+    {
+        var metadata = await leader.GetMetadataAsync(false, token).ConfigureAwait(false);
+        if (!metadata.TryGetValue(MetadataKeys.HttpUrl, out var url))
+        {
+            throw new NoLeaderException("The leader did not publish its HTTP address.");
+        }
+
+        using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(new Uri(url), "cluster/propose"))
+        {
+            Content = JsonContent.Create(new ProposeRequest(commands), options: CommandCodec.Options),
+        };
+        request.Headers.Add(ClusterHttp.HopsHeader, hops.ToString(System.Globalization.CultureInfo.InvariantCulture));
+
+        HttpResponseMessage response;
+        try
+        {
+            response = await http.Client.SendAsync(request, token).ConfigureAwait(false);
+        }
+        catch (HttpRequestException ex)
+        {
+            // Nothing reached the leader, so nothing can have been written: safe to retry.
+            throw new NoLeaderException($"The leader at {url} is unreachable: {ex.Message}");
+        }
+
+        using (response)
+        {
+            if (response.StatusCode == HttpStatusCode.ServiceUnavailable)
+            {
+                throw new NoLeaderException($"The leader at {url} could not take the write: {await response.Content.ReadAsStringAsync(token).ConfigureAwait(false)}");
+            }
+
+            response.EnsureSuccessStatusCode();
+            var body = await response.Content.ReadFromJsonAsync<ProposeResponse>(CommandCodec.Options, token).ConfigureAwait(false);
+            return body?.Results ?? throw new InvalidOperationException("The leader answered a proposal without results.");
+        }
+    }
+
+    [LoggerMessage(EventId = 1401, Level = LogLevel.Debug, Message = "Write not placed yet ({Reason}); waiting for a leader")]
+    private partial void LogRetrying(string reason);
+}
+
+/// <summary>Body of the internal <c>POST /cluster/propose</c>: commands a follower forwards to the leader.</summary>
+internal sealed record ProposeRequest(IReadOnlyList<Command> Commands);
+
+internal sealed record ProposeResponse(IReadOnlyList<CommandResult> Results);

@@ -1,0 +1,192 @@
+using System.Net;
+using DotNext.Net.Cluster.Consensus.Raft;
+using DotNext.Net.Cluster.Consensus.Raft.StateMachine;
+using Flotilla.Node.Store;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.Options;
+
+namespace Flotilla.Node.Cluster;
+
+/// <summary>
+/// One cluster member's lifetime: opens the store, restores the state machine, builds the
+/// durable log and the TCP Raft member, and joins. Raft starts once Kestrel listens, because
+/// joining asks other nodes to call back and a node advertises its real HTTP address.
+/// </summary>
+internal sealed partial class RaftNode(
+    IOptions<ClusterOptions> options,
+    JobStore store,
+    ClusterJoiner joiner,
+    IServer server,
+    IHostApplicationLifetime lifetime,
+    ILoggerFactory loggerFactory,
+    ILogger<RaftNode> logger) : IHostedService, IAsyncDisposable
+{
+    private readonly ClusterOptions _options = options.Value;
+    private readonly CancellationTokenSource _stopping = new();
+    private Task _starting = Task.CompletedTask;
+    private DurableWriteAheadLog? _log;
+    private JobStateMachine? _stateMachine;
+    private volatile bool _started;
+
+    public string NodeId => _options.NodeId;
+
+    public RaftCluster? Cluster { get; private set; }
+
+    /// <summary>The HTTP address this node advertises to its peers.</summary>
+    public Uri? HttpUrl { get; private set; }
+
+    /// <summary>Raised after every locally applied batch (the worker's wake-up call).</summary>
+    public event Action<long>? Applied;
+
+    /// <summary>Raft started, log and database loaded, and this node is in the membership.</summary>
+    public bool IsMember => _started && Cluster is { } c && c.Members.Any(m => !m.IsRemote);
+
+    /// <summary>Why the node is not a member yet, for /health.</summary>
+    public string State { get; private set; } = "starting";
+
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        lifetime.ApplicationStarted.Register(() => _starting = Task.Run(() => RunAsync(_stopping.Token)));
+        return Task.CompletedTask;
+    }
+
+    private async Task RunAsync(CancellationToken token)
+    {
+        try
+        {
+            await StartRaftAsync(token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (token.IsCancellationRequested)
+        {
+        }
+        catch (Exception ex)
+        {
+            State = "failed: " + ex.Message;
+            LogStartFailed(ex);
+            lifetime.StopApplication();
+        }
+    }
+
+    private async Task StartRaftAsync(CancellationToken token)
+    {
+        var dataDir = Directory.CreateDirectory(Path.GetFullPath(_options.DataDir));
+        var scratch = Directory.CreateDirectory(Path.Combine(dataDir.FullName, "tmp"));
+        foreach (var stale in scratch.EnumerateFiles())
+        {
+            stale.Delete();
+        }
+
+        HttpUrl = AdvertisedHttpUrl();
+        var raftEndPoint = _options.RaftIPEndPoint();
+
+        State = "restoring state";
+        _stateMachine = new JobStateMachine(
+            new DirectoryInfo(Path.Combine(dataDir.FullName, "snapshots")),
+            scratch,
+            store,
+            _options.SnapshotEvery,
+            loggerFactory.CreateLogger<JobStateMachine>());
+        _stateMachine.Applied += index => Applied?.Invoke(index);
+        await _stateMachine.RestoreAsync(token).ConfigureAwait(false);
+
+        _log = new DurableWriteAheadLog(
+            new WriteAheadLog.Options { Location = Path.Combine(dataDir.FullName, "log") },
+            _stateMachine);
+
+        var configuration = new RaftCluster.TcpConfiguration(raftEndPoint)
+        {
+            ColdStart = _options.Bootstrap,
+            ConfigurationStorage = new EndPointConfigurationStorage(Path.Combine(dataDir.FullName, "members.bin")),
+            Announcer = (address, _, ct) => joiner.JoinAsync(this, address, ct),
+            LowerElectionTimeout = _options.ElectionTimeoutMs,
+            UpperElectionTimeout = _options.ElectionTimeoutMs * 2,
+            RequestTimeout = TimeSpan.FromMilliseconds(_options.ElectionTimeoutMs * 2),
+            LoggerFactory = loggerFactory,
+        };
+        configuration.Metadata[MetadataKeys.NodeId] = _options.NodeId;
+        configuration.Metadata[MetadataKeys.HttpUrl] = HttpUrl.ToString();
+
+        Cluster = new RaftCluster(configuration) { AuditTrail = _log };
+        Cluster.LeaderChanged += (_, leader) => LogLeaderChanged(leader?.EndPoint.ToString() ?? "none");
+
+        State = _options.Bootstrap ? "starting raft" : "joining";
+        LogStarting(_options.NodeId, raftEndPoint.ToString(), HttpUrl.ToString(), _options.Bootstrap);
+        await Cluster.StartAsync(token).ConfigureAwait(false);
+        _started = true;
+        State = "member";
+        LogStarted(_options.NodeId, Cluster.Members.Count);
+    }
+
+    private Uri AdvertisedHttpUrl()
+    {
+        if (!string.IsNullOrWhiteSpace(_options.HttpUrl))
+        {
+            return new Uri(_options.HttpUrl);
+        }
+
+        var bound = server.Features.Get<IServerAddressesFeature>()?.Addresses
+            .Select(a => new Uri(a.Replace("://+", "://0.0.0.0").Replace("://*", "://0.0.0.0")))
+            .OrderBy(u => u.Scheme == Uri.UriSchemeHttp ? 0 : 1)
+            .FirstOrDefault()
+            ?? throw new InvalidOperationException("Kestrel reports no listen address; set --urls or Cluster:HttpUrl.");
+
+        // A wildcard bind is not an address peers can call: use the host the Raft endpoint advertises.
+        if (IPAddress.TryParse(bound.Host.Trim('[', ']'), out var ip) && (ip.Equals(IPAddress.Any) || ip.Equals(IPAddress.IPv6Any)))
+        {
+            return new UriBuilder(bound) { Host = _options.RaftIPEndPoint().Address.ToString() }.Uri;
+        }
+
+        return bound;
+    }
+
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        await _stopping.CancelAsync().ConfigureAwait(false);
+        await _starting.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        if (Cluster is { } cluster)
+        {
+            await cluster.StopAsync(cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        _started = false;
+        if (Cluster is { } cluster)
+        {
+            await cluster.DisposeAsync().ConfigureAwait(false);
+        }
+
+        if (_log is { } log)
+        {
+            await log.DisposeAsync().ConfigureAwait(false);
+        }
+
+        if (_stateMachine is { } stateMachine)
+        {
+            await stateMachine.DisposeAsync().ConfigureAwait(false);
+        }
+
+        _stopping.Dispose();
+    }
+
+    [LoggerMessage(EventId = 1001, Level = LogLevel.Information, Message = "Flotilla node {NodeId} starting Raft on {RaftEndPoint}, HTTP {HttpUrl}, bootstrap={Bootstrap}")]
+    private partial void LogStarting(string nodeId, string raftEndPoint, string httpUrl, bool bootstrap);
+
+    [LoggerMessage(EventId = 1002, Level = LogLevel.Information, Message = "Flotilla node {NodeId} is a cluster member ({Members} members)")]
+    private partial void LogStarted(string nodeId, int members);
+
+    [LoggerMessage(EventId = 1003, Level = LogLevel.Critical, Message = "Flotilla node failed to start its cluster member")]
+    private partial void LogStartFailed(Exception ex);
+
+    [LoggerMessage(EventId = 1004, Level = LogLevel.Information, Message = "Leader is now {Leader}")]
+    private partial void LogLeaderChanged(string leader);
+}
+
+/// <summary>Keys of the metadata each member publishes to its peers over Raft.</summary>
+internal static class MetadataKeys
+{
+    public const string NodeId = "node_id";
+    public const string HttpUrl = "http";
+}

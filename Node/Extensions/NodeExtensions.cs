@@ -1,0 +1,45 @@
+using Flotilla.Node.Cluster;
+using Flotilla.Node.Http;
+using Flotilla.Node.Store;
+using Microsoft.Extensions.Options;
+
+namespace Flotilla.Node.Extensions;
+
+internal static class NodeExtensions
+{
+    /// <summary>Everything one cluster member needs: options, store, Raft, proposing, HTTP plumbing.</summary>
+    public static IHostApplicationBuilder AddFlotillaNode(this IHostApplicationBuilder builder)
+    {
+        var services = builder.Services;
+        services.AddOptions<ClusterOptions>()
+            .Bind(builder.Configuration.GetSection(ClusterOptions.Section))
+            .Validate(o => !string.IsNullOrWhiteSpace(o.NodeId), "Cluster:NodeId is required.")
+            .Validate(o => o.SnapshotEvery > 0, "Cluster:SnapshotEvery must be positive.")
+            .ValidateOnStart();
+
+        services.AddSingleton(TimeProvider.System);
+        services.AddSingleton(sp =>
+        {
+            var dataDir = Directory.CreateDirectory(Path.GetFullPath(sp.GetRequiredService<IOptions<ClusterOptions>>().Value.DataDir));
+            return new JobStore(Path.Combine(dataDir.FullName, "flotilla.db"));
+        });
+        services.AddSingleton<ClusterHttp>();
+        services.AddSingleton<ClusterJoiner>();
+        services.AddSingleton<RaftNode>();
+        services.AddHostedService(sp => sp.GetRequiredService<RaftNode>());
+        services.AddSingleton<GroupCommit>();
+        services.AddHostedService(sp => sp.GetRequiredService<GroupCommit>());
+        services.AddSingleton<Proposer>();
+        services.AddSingleton<ReadConsistency>();
+
+        services.AddHealthChecks().AddCheck<MembershipHealthCheck>("cluster-membership");
+        services.AddProblemDetails();
+        services.AddExceptionHandler<ClusterExceptionHandler>();
+        services.ConfigureHttpJsonOptions(o =>
+        {
+            o.SerializerOptions.PropertyNamingPolicy = ClusterHttp.Json.PropertyNamingPolicy;
+            o.SerializerOptions.Converters.Add(new System.Text.Json.Serialization.JsonStringEnumConverter(System.Text.Json.JsonNamingPolicy.SnakeCaseLower));
+        });
+        return builder;
+    }
+}

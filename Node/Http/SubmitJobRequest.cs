@@ -1,0 +1,110 @@
+using System.Text;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using Flotilla.Node.Store;
+
+namespace Flotilla.Node.Http;
+
+/// <summary>
+/// One job as a client submits it (<c>POST /jobs</c>, an element of <c>POST /jobs/batch</c>).
+/// Validation turns it into a <see cref="NewJob"/> or a list of field errors; nothing is
+/// proposed until every job of a request is valid.
+/// </summary>
+internal sealed partial record SubmitJobRequest(
+    string? Workflow,
+    JsonElement? Payload,
+    string? Queue,
+    int? Priority,
+    DateTimeOffset? RunAt,
+    long? DelayMs,
+    int? MaxAttempts,
+    string? IdempotencyKey,
+    int? TimeoutMs)
+{
+    public const int MaxPayloadBytes = 1024 * 1024;
+    public const int DefaultMaxAttempts = 5;
+    public const string DefaultQueue = "default";
+    private static readonly TimeSpan MaxDelay = TimeSpan.FromDays(366);
+
+    public NewJob? Validate(string jobId, long now, string? traceParent, string prefix, Dictionary<string, string[]> errors)
+    {
+        var before = errors.Count;
+        if (string.IsNullOrWhiteSpace(Workflow))
+        {
+            errors[prefix + "workflow"] = ["workflow is required."];
+        }
+        else if (!NamePattern().IsMatch(Workflow))
+        {
+            errors[prefix + "workflow"] = ["workflow must be 1-64 characters of a-z, A-Z, 0-9, '.', '_' or '-'."];
+        }
+
+        var payload = Payload is { } p ? p.GetRawText() : "null";
+        if (Encoding.UTF8.GetByteCount(payload) > MaxPayloadBytes)
+        {
+            errors[prefix + "payload"] = [$"payload is larger than {MaxPayloadBytes} bytes."];
+        }
+
+        var queue = Queue ?? DefaultQueue;
+        if (!NamePattern().IsMatch(queue))
+        {
+            errors[prefix + "queue"] = ["queue must be 1-64 characters of a-z, A-Z, 0-9, '.', '_' or '-'."];
+        }
+
+        if (Priority is < -1000 or > 1000)
+        {
+            errors[prefix + "priority"] = ["priority must be between -1000 and 1000 (higher runs first)."];
+        }
+
+        long runAt = now;
+        if (RunAt is not null && DelayMs is not null)
+        {
+            errors[prefix + "run_at"] = ["give run_at or delay_ms, not both."];
+        }
+        else if (DelayMs is { } delay)
+        {
+            if (delay < 0 || delay > (long)MaxDelay.TotalMilliseconds)
+            {
+                errors[prefix + "delay_ms"] = ["delay_ms must be between 0 and one year."];
+            }
+            else
+            {
+                runAt = now + delay;
+            }
+        }
+        else if (RunAt is { } at)
+        {
+            runAt = at.ToUnixTimeMilliseconds();
+            if (runAt > now + (long)MaxDelay.TotalMilliseconds)
+            {
+                errors[prefix + "run_at"] = ["run_at must be within one year."];
+            }
+        }
+
+        if (MaxAttempts is < 1 or > 100)
+        {
+            errors[prefix + "max_attempts"] = ["max_attempts must be between 1 and 100."];
+        }
+
+        if (IdempotencyKey is { Length: 0 or > 256 })
+        {
+            errors[prefix + "idempotency_key"] = ["idempotency_key must be 1-256 characters."];
+        }
+
+        if (TimeoutMs is < 1 or > 24 * 3600 * 1000)
+        {
+            errors[prefix + "timeout_ms"] = ["timeout_ms must be between 1 and 86400000."];
+        }
+
+        if (errors.Count > before)
+        {
+            return null;
+        }
+
+        return new NewJob(
+            jobId, Workflow!, payload, queue, Priority ?? 0, runAt, MaxAttempts ?? DefaultMaxAttempts,
+            IdempotencyKey, traceParent, TimeoutMs);
+    }
+
+    [GeneratedRegex("^[A-Za-z0-9._-]{1,64}$")]
+    private static partial Regex NamePattern();
+}
