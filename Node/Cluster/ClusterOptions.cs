@@ -34,6 +34,12 @@ internal sealed class ClusterOptions
     /// <summary>Lower bound of the election timeout; the upper bound is twice this.</summary>
     public int ElectionTimeoutMs { get; set; } = 1000;
 
+    /// <summary>
+    /// Followers persist appended entries before they acknowledge them. Never turn this off in
+    /// a real cluster: it exists so the durability test can show the loss it prevents.
+    /// </summary>
+    public bool FlushBeforeAck { get; set; } = true;
+
     public IReadOnlyList<Uri> JoinUrls() =>
         (Join ?? string.Empty)
             .Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)

@@ -12,13 +12,16 @@ namespace Flotilla.Node.Cluster;
 /// This relies on the 6.12.0 call path: the version is pinned in Directory.Packages.props and
 /// tests/Node.Tests/Cluster/DurabilityTests.cs reproduces the loss if it ever regresses.
 /// </summary>
-internal sealed class DurableWriteAheadLog(WriteAheadLog.Options options, IStateMachine stateMachine)
+internal sealed class DurableWriteAheadLog(WriteAheadLog.Options options, IStateMachine stateMachine, bool flushBeforeAck = true)
     : WriteAheadLog(options, stateMachine), IAuditTrail<IRaftLogEntry>
 {
     async ValueTask IAuditTrail<IRaftLogEntry>.AppendAsync<TEntry>(
         ILogEntryProducer<TEntry> entries, long startIndex, bool skipCommitted, CancellationToken token)
     {
         await AppendAsync(entries, startIndex, skipCommitted, token).ConfigureAwait(false);
-        await FlushAsync(token).ConfigureAwait(false);
+        if (flushBeforeAck)
+        {
+            await FlushAsync(token).ConfigureAwait(false);
+        }
     }
 }

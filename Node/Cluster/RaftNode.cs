@@ -92,7 +92,8 @@ internal sealed partial class RaftNode(
 
         _log = new DurableWriteAheadLog(
             new WriteAheadLog.Options { Location = Path.Combine(dataDir.FullName, "log") },
-            _stateMachine);
+            _stateMachine,
+            _options.FlushBeforeAck);
 
         var configuration = new RaftCluster.TcpConfiguration(raftEndPoint)
         {

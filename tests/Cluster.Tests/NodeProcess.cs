@@ -1,0 +1,183 @@
+using System.Diagnostics;
+using System.Net.Http.Json;
+using System.Text.Json;
+
+namespace Flotilla.Cluster.Tests;
+
+/// <summary>
+/// A real Flotilla node: the built Node.dll in its own process on 127.0.0.1, with its own data
+/// folder. Killing it is SIGKILL (no shutdown code runs), as a crash would be.
+/// </summary>
+internal sealed class NodeProcess : IAsyncDisposable
+{
+    private readonly Queue<string> _output = new();
+    private Process? _process;
+
+    public NodeProcess(string nodeId, int httpPort, int raftPort, string dataDir)
+    {
+        NodeId = nodeId;
+        HttpPort = httpPort;
+        RaftPort = raftPort;
+        DataDir = dataDir;
+        Url = new Uri($"http://127.0.0.1:{httpPort}/");
+        Http = new HttpClient { BaseAddress = Url, Timeout = TimeSpan.FromSeconds(30) };
+    }
+
+    public string NodeId { get; }
+
+    public int HttpPort { get; }
+
+    public int RaftPort { get; }
+
+    public string DataDir { get; }
+
+    public Uri Url { get; }
+
+    public HttpClient Http { get; }
+
+    public bool Bootstrap { get; init; }
+
+    public string? Join { get; set; }
+
+    /// <summary>Extra settings, e.g. <c>Cluster:SnapshotEvery</c>.</summary>
+    public Dictionary<string, string> Settings { get; } = [];
+
+    /// <summary>Runs the node under strace, delaying every msync (the log's flush) by this many microseconds.</summary>
+    public int SlowFlushMicroseconds { get; set; }
+
+    public bool IsRunning => _process is { HasExited: false };
+
+    public void Start()
+    {
+        if (IsRunning)
+        {
+            throw new InvalidOperationException($"{NodeId} is already running.");
+        }
+
+        var nodeArgs = new List<string>
+        {
+            NodeBinary.Path,
+            "--urls", Url.ToString().TrimEnd('/'),
+            "--Cluster:NodeId", NodeId,
+            "--Cluster:RaftEndpoint", $"127.0.0.1:{RaftPort}",
+            "--Cluster:DataDir", DataDir,
+            "--Cluster:Bootstrap", Bootstrap ? "true" : "false",
+            "--Logging:LogLevel:Default", "Information",
+        };
+        if (!string.IsNullOrEmpty(Join))
+        {
+            nodeArgs.AddRange(["--Cluster:Join", Join]);
+        }
+
+        foreach (var (key, value) in Settings)
+        {
+            nodeArgs.AddRange(["--" + key, value]);
+        }
+
+        var info = SlowFlushMicroseconds > 0
+            ? new ProcessStartInfo("strace")
+            : new ProcessStartInfo("dotnet");
+        if (SlowFlushMicroseconds > 0)
+        {
+            foreach (var arg in new[] { "-f", "-qq", "-o", "/dev/null", "-e", "trace=msync", "-e", $"inject=msync:delay_enter={SlowFlushMicroseconds}", "--", "dotnet" })
+            {
+                info.ArgumentList.Add(arg);
+            }
+        }
+
+        foreach (var arg in nodeArgs)
+        {
+            info.ArgumentList.Add(arg);
+        }
+
+        info.RedirectStandardOutput = true;
+        info.RedirectStandardError = true;
+        info.UseShellExecute = false;
+        info.Environment["DOTNET_ENVIRONMENT"] = "Production";
+        info.Environment["ASPNETCORE_ENVIRONMENT"] = "Production";
+        info.Environment.Remove("OTEL_EXPORTER_OTLP_ENDPOINT");
+
+        var process = new Process { StartInfo = info, EnableRaisingEvents = true };
+        process.OutputDataReceived += (_, e) => Remember(e.Data);
+        process.ErrorDataReceived += (_, e) => Remember(e.Data);
+        process.Start();
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        _process = process;
+    }
+
+    /// <summary>SIGKILL the node (and strace around it): no flush, no goodbye.</summary>
+    public void Kill()
+    {
+        if (_process is { HasExited: false } process)
+        {
+            process.Kill(entireProcessTree: true);
+            process.WaitForExit(10_000);
+        }
+    }
+
+    public async Task<ClusterHealthDto?> TryGetHealthAsync(CancellationToken token = default)
+    {
+        try
+        {
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(token);
+            timeout.CancelAfter(TimeSpan.FromSeconds(3));
+            return await Http.GetFromJsonAsync<ClusterHealthDto>("cluster/health", Json.Options, timeout.Token);
+        }
+        catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException or JsonException)
+        {
+            return null;
+        }
+    }
+
+    public async Task<bool> IsHealthyAsync(CancellationToken token = default)
+    {
+        try
+        {
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(token);
+            timeout.CancelAfter(TimeSpan.FromSeconds(3));
+            using var response = await Http.GetAsync("health", timeout.Token);
+            return response.IsSuccessStatusCode;
+        }
+        catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException)
+        {
+            return false;
+        }
+    }
+
+    public async Task<StoreStateDto> GetStateAsync(CancellationToken token = default) =>
+        (await Http.GetFromJsonAsync<StoreStateDto>("cluster/state", Json.Options, token))!;
+
+    public string RecentOutput()
+    {
+        lock (_output)
+        {
+            return $"--- {NodeId} (last {_output.Count} lines) ---{Environment.NewLine}{string.Join(Environment.NewLine, _output)}";
+        }
+    }
+
+    private void Remember(string? line)
+    {
+        if (line is null)
+        {
+            return;
+        }
+
+        lock (_output)
+        {
+            _output.Enqueue(line);
+            while (_output.Count > 300)
+            {
+                _output.Dequeue();
+            }
+        }
+    }
+
+    public ValueTask DisposeAsync()
+    {
+        Kill();
+        _process?.Dispose();
+        Http.Dispose();
+        return ValueTask.CompletedTask;
+    }
+}
