@@ -149,8 +149,8 @@ internal static class Schema
         RETURNING {JobColumns};
         """;
 
-    public const string JobsExpiredLeases = """
-        SELECT job_id, claimed_by, attempts, max_attempts FROM jobs
+    public const string JobsExpiredLeases = $"""
+        SELECT {JobColumns} FROM jobs
         WHERE status = 'running' AND lease_until <= $now
         ORDER BY job_id;
         """;
