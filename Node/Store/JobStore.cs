@@ -1,45 +1,142 @@
+using Microsoft.Data.Sqlite;
+
 namespace Flotilla.Node.Store;
 
 /// <summary>
 /// The node's SQLite database: the only writer is <see cref="Apply"/>, called by the Raft
 /// state machine with committed entries in log order. Reads open their own connections.
 /// </summary>
-internal sealed class JobStore : IDisposable
+/// <remarks>
+/// One long-lived writer connection (WAL, synchronous=FULL) is used under a lock by apply,
+/// <see cref="MarkApplied"/> and <see cref="RestoreSnapshot"/>. Queries take pooled read-only
+/// connections, so with WAL they read the last committed state while apply is writing.
+/// The partial files split the type by concern: <c>JobStore.Apply.cs</c> (the commands),
+/// <c>JobStore.Queries.cs</c>, <c>JobStore.Snapshots.cs</c> (snapshots and checksum).
+/// </remarks>
+internal sealed partial class JobStore : IDisposable
 {
-    public JobStore(string databasePath) => throw new NotImplementedException();
+    private readonly string _databasePath;
+    private readonly string _readConnectionString;
+    private readonly SqliteConnection _writer;
+
+    // Serializes every use of _writer; apply is single-threaded by contract, but snapshot
+    // restore and MarkApplied may come from other threads of the Raft machinery.
+    private readonly Lock _writeLock = new();
+    private long _appliedIndex;
+    private bool _disposed;
+
+    public JobStore(string databasePath)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(databasePath);
+        _databasePath = Path.GetFullPath(databasePath);
+        Directory.CreateDirectory(Path.GetDirectoryName(_databasePath)!);
+
+        // Unpooled: Dispose must really close the file (tests delete it, restarts reopen it).
+        var writeConnectionString = new SqliteConnectionStringBuilder
+        {
+            DataSource = _databasePath,
+            Mode = SqliteOpenMode.ReadWriteCreate,
+            Pooling = false,
+        }.ToString();
+        _readConnectionString = new SqliteConnectionStringBuilder
+        {
+            DataSource = _databasePath,
+            Mode = SqliteOpenMode.ReadOnly,
+            Pooling = true,
+        }.ToString();
+
+        _writer = new SqliteConnection(writeConnectionString);
+        try
+        {
+            _writer.Open();
+            CreateSchema();
+            _appliedIndex = ReadAppliedIndex(_writer);
+        }
+        catch
+        {
+            _writer.Dispose();
+            throw;
+        }
+    }
 
     /// <summary>Index of the last log entry applied; stored in the same transaction as its changes.</summary>
-    public long AppliedIndex => throw new NotImplementedException();
+    public long AppliedIndex => Volatile.Read(ref _appliedIndex);
 
-    /// <summary>
-    /// Applies one committed batch in one transaction, together with <paramref name="index"/>.
-    /// Returns null, changing nothing, when <paramref name="index"/> is not above <see cref="AppliedIndex"/>.
-    /// Never throws for bad command content: such a command yields <see cref="Rejected"/>.
-    /// </summary>
-    public IReadOnlyList<CommandResult>? Apply(long index, CommandBatch batch) => throw new NotImplementedException();
+    /// <summary>Full path of the database file.</summary>
+    public string DatabasePath => _databasePath;
 
     /// <summary>Records that an entry with no commands (e.g. a membership change) was applied.</summary>
-    public void MarkApplied(long index) => throw new NotImplementedException();
+    public void MarkApplied(long index)
+    {
+        lock (_writeLock)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            if (index <= _appliedIndex)
+            {
+                return;
+            }
 
-    public Job? GetJob(string jobId) => throw new NotImplementedException();
+            using var command = _writer.CreateCommand();
+            command.CommandText = Schema.SetAppliedIndex;
+            command.With("$index", index).ExecuteNonQuery();
+            Volatile.Write(ref _appliedIndex, index);
+        }
+    }
 
-    public IReadOnlyList<Job> ListJobs(JobQuery query) => throw new NotImplementedException();
+    public void Dispose()
+    {
+        lock (_writeLock)
+        {
+            if (_disposed)
+            {
+                return;
+            }
 
-    public IReadOnlyDictionary<JobStatus, long> CountByStatus() => throw new NotImplementedException();
+            _disposed = true;
 
-    /// <summary>Earliest time (Unix ms) at which a pending job becomes eligible or a lease expires; null if none.</summary>
-    public long? NextDueAt() => throw new NotImplementedException();
+            // Idle pooled readers keep the file open; closing them lets callers delete it.
+            using (var reader = new SqliteConnection(_readConnectionString))
+            {
+                SqliteConnection.ClearPool(reader);
+            }
 
-    /// <summary>Writes a consistent copy of the database to <paramref name="path"/> (VACUUM INTO).</summary>
-    public void WriteSnapshot(string path) => throw new NotImplementedException();
+            _writer.Dispose();
+        }
+    }
 
-    /// <summary>Replaces the whole state with the snapshot at <paramref name="path"/> if it is newer than ours.</summary>
-    public bool RestoreSnapshot(string path) => throw new NotImplementedException();
+    private void CreateSchema()
+    {
+        using (var pragmas = _writer.CreateCommand())
+        {
+            pragmas.CommandText = Schema.WriterPragmas;
+            pragmas.ExecuteNonQuery();
+        }
 
-    /// <summary>SHA-256 over every replicated table in a fixed order: equal on nodes that applied the same log.</summary>
-    public string Checksum() => throw new NotImplementedException();
+        using var transaction = _writer.BeginTransaction();
+        using var create = _writer.CreateCommand();
+        create.Transaction = transaction;
+        create.CommandText = Schema.Create;
+        create.ExecuteNonQuery();
+        transaction.Commit();
+    }
 
-    public void Dispose() => throw new NotImplementedException();
+    private static long ReadAppliedIndex(SqliteConnection connection, SqliteTransaction? transaction = null)
+    {
+        using var command = connection.CreateCommand();
+        command.Transaction = transaction;
+        command.CommandText = Schema.GetAppliedIndex;
+        return command.ExecuteScalar() is long index
+            ? index
+            : throw new InvalidDataException("The meta table has no applied_index.");
+    }
+
+    private SqliteConnection OpenReader()
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        var connection = new SqliteConnection(_readConnectionString);
+        connection.Open();
+        return connection;
+    }
 }
 
 /// <summary>A page of jobs: filters, and keyset paging by job id.</summary>

@@ -1,0 +1,123 @@
+using System.Text;
+
+namespace Flotilla.Node.Store;
+
+// Local reads. Each opens a pooled read-only connection: with WAL it sees the last committed
+// batch and never waits for (or blocks) apply.
+internal sealed partial class JobStore
+{
+    public const int MaxPageSize = 1000;
+
+    public Job? GetJob(string jobId)
+    {
+        ArgumentNullException.ThrowIfNull(jobId);
+        using var connection = OpenReader();
+        using var command = connection.CreateCommand();
+        command.CommandText = Schema.JobGetById;
+        return JobRow.ReadSingle(command.With("$job_id", jobId));
+    }
+
+    /// <summary>A page of jobs ordered by id; pass the last id of a page as <see cref="JobQuery.After"/> for the next.</summary>
+    public IReadOnlyList<Job> ListJobs(JobQuery query)
+    {
+        ArgumentNullException.ThrowIfNull(query);
+        using var connection = OpenReader();
+        using var command = connection.CreateCommand();
+
+        // Only the filters in use go into the WHERE clause, so SQLite can use the
+        // (status, job_id) or (queue, job_id) index for the ORDER BY.
+        var sql = new StringBuilder(Schema.JobListSelect);
+        var conditions = new List<string>();
+        if (query.Status is { } status)
+        {
+            conditions.Add("status = $status");
+            command.With("$status", JobRow.ToText(status));
+        }
+
+        if (query.Queue is not null)
+        {
+            conditions.Add("queue = $queue");
+            command.With("$queue", query.Queue);
+        }
+
+        if (query.After is not null)
+        {
+            conditions.Add("job_id > $after");
+            command.With("$after", query.After);
+        }
+
+        if (conditions.Count > 0)
+        {
+            sql.Append(" WHERE ").AppendJoin(" AND ", conditions);
+        }
+
+        sql.Append(" ORDER BY job_id LIMIT $limit;");
+        command.CommandText = sql.ToString();
+        command.With("$limit", Math.Clamp(query.Limit, 1, MaxPageSize));
+        return JobRow.ReadAll(command);
+    }
+
+    /// <summary>Jobs per status; every status is present, with 0 when there are none.</summary>
+    public IReadOnlyDictionary<JobStatus, long> CountByStatus()
+    {
+        var counts = Enum.GetValues<JobStatus>().ToDictionary(status => status, _ => 0L);
+        using var connection = OpenReader();
+        using var command = connection.CreateCommand();
+        command.CommandText = Schema.JobsCountByStatus;
+        using var reader = command.ExecuteReader();
+        while (reader.Read())
+        {
+            counts[JobRow.ParseStatus(reader.GetString(0))] = reader.GetInt64(1);
+        }
+
+        return counts;
+    }
+
+    /// <summary>Earliest time (Unix ms) at which a pending job becomes eligible or a lease expires; null if none.</summary>
+    public long? NextDueAt()
+    {
+        using var connection = OpenReader();
+        using var command = connection.CreateCommand();
+        command.CommandText = Schema.NextDueAt;
+        return command.ExecuteScalar() is long due ? due : null;
+    }
+
+    /// <summary>Registered workflows by name.</summary>
+    public IReadOnlyList<WorkflowInfo> ListWorkflows()
+    {
+        using var connection = OpenReader();
+        using var command = connection.CreateCommand();
+        command.CommandText = Schema.WorkflowList;
+        using var reader = command.ExecuteReader();
+        var workflows = new List<WorkflowInfo>();
+        while (reader.Read())
+        {
+            workflows.Add(new WorkflowInfo(reader.GetString(0), reader.GetString(1), reader.GetInt64(2)));
+        }
+
+        return workflows;
+    }
+
+    /// <summary>A workflow with its module bytes, or null if no workflow has that name.</summary>
+    public WorkflowModule? GetWorkflowModule(string name)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        using var connection = OpenReader();
+        using var command = connection.CreateCommand();
+        command.CommandText = Schema.WorkflowGetModule;
+        using var reader = command.With("$name", name).ExecuteReader();
+        return reader.Read()
+            ? new WorkflowModule(reader.GetString(0), reader.GetString(1), reader.GetInt64(2), (byte[])reader.GetValue(3))
+            : null;
+    }
+
+    /// <summary>The module with this SHA-256 (lowercase hex), or null; lets a module cache key by content.</summary>
+    public byte[]? GetModule(string sha256)
+    {
+        ArgumentNullException.ThrowIfNull(sha256);
+        using var connection = OpenReader();
+        using var command = connection.CreateCommand();
+        command.CommandText = Schema.ModuleGet;
+        return command.With("$sha256", sha256.ToLowerInvariant()).ExecuteScalar() as byte[];
+    }
+}

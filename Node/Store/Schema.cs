@@ -1,0 +1,203 @@
+namespace Flotilla.Node.Store;
+
+/// <summary>
+/// Every SQL statement of the store, kept in one place so the schema and the statements that
+/// rely on it are read (and reviewed) together.
+/// </summary>
+/// <remarks>
+/// Status literals are written inline (not bound as parameters) wherever a partial index
+/// should be used: SQLite only picks a partial index when the query's WHERE clause visibly
+/// implies the index's WHERE clause.
+/// </remarks>
+internal static class Schema
+{
+    public const string AppliedIndexKey = "applied_index";
+
+    // STRICT tables: a value of the wrong type is an error instead of being stored with a
+    // different storage class on some node, which would break byte-identical replicas.
+    // The hot indexes are partial (pending / running only), so finished jobs, which are most
+    // rows over time, cost nothing in them.
+    public const string Create = """
+        CREATE TABLE IF NOT EXISTS jobs (
+            job_id          TEXT    NOT NULL PRIMARY KEY,
+            status          TEXT    NOT NULL,
+            queue           TEXT    NOT NULL,
+            workflow        TEXT    NOT NULL,
+            payload         TEXT    NOT NULL,
+            priority        INTEGER NOT NULL,
+            run_at          INTEGER NOT NULL,
+            attempts        INTEGER NOT NULL,
+            max_attempts    INTEGER NOT NULL,
+            claimed_by      TEXT,
+            lease_until     INTEGER,
+            completed_by    TEXT,
+            created_at      INTEGER NOT NULL,
+            updated_at      INTEGER NOT NULL,
+            result          TEXT,
+            error           TEXT,
+            idempotency_key TEXT UNIQUE,
+            trace_parent    TEXT,
+            timeout_ms      INTEGER,
+            CONSTRAINT jobs_status_valid
+                CHECK (status IN ('pending', 'running', 'completed', 'failed', 'cancelled')),
+            CONSTRAINT jobs_attempts_valid
+                CHECK (max_attempts >= 1 AND attempts >= 0),
+            CONSTRAINT jobs_running_has_claim
+                CHECK (status <> 'running' OR (claimed_by IS NOT NULL AND lease_until IS NOT NULL)),
+            CONSTRAINT jobs_completed_has_node
+                CHECK (status <> 'completed' OR completed_by IS NOT NULL)
+        ) STRICT;
+
+        CREATE INDEX IF NOT EXISTS jobs_claim ON jobs (priority DESC, run_at, job_id) WHERE status = 'pending';
+        CREATE INDEX IF NOT EXISTS jobs_pending_run_at ON jobs (run_at) WHERE status = 'pending';
+        CREATE INDEX IF NOT EXISTS jobs_running_lease ON jobs (lease_until) WHERE status = 'running';
+        CREATE INDEX IF NOT EXISTS jobs_status ON jobs (status, job_id);
+        CREATE INDEX IF NOT EXISTS jobs_queue ON jobs (queue, job_id);
+
+        CREATE TABLE IF NOT EXISTS modules (
+            sha256 TEXT NOT NULL PRIMARY KEY,
+            bytes  BLOB NOT NULL
+        ) STRICT;
+
+        CREATE TABLE IF NOT EXISTS workflows (
+            name          TEXT    NOT NULL PRIMARY KEY,
+            sha256        TEXT    NOT NULL REFERENCES modules (sha256),
+            registered_at INTEGER NOT NULL
+        ) STRICT, WITHOUT ROWID;
+
+        CREATE TABLE IF NOT EXISTS meta (
+            key   TEXT    NOT NULL PRIMARY KEY,
+            value INTEGER NOT NULL
+        ) STRICT, WITHOUT ROWID;
+
+        INSERT INTO meta (key, value) VALUES ('applied_index', 0) ON CONFLICT (key) DO NOTHING;
+        """;
+
+    public const string WriterPragmas = """
+        PRAGMA journal_mode = WAL;
+        PRAGMA synchronous = FULL;
+        PRAGMA foreign_keys = ON;
+        """;
+
+    /// <summary>The column order <see cref="JobRow.Read"/> expects.</summary>
+    public const string JobColumns =
+        "job_id, status, queue, workflow, payload, priority, run_at, attempts, max_attempts, claimed_by, " +
+        "lease_until, completed_by, created_at, updated_at, result, error, idempotency_key, trace_parent, timeout_ms";
+
+    public const string GetAppliedIndex = "SELECT value FROM meta WHERE key = 'applied_index';";
+
+    public const string SetAppliedIndex = "UPDATE meta SET value = $index WHERE key = 'applied_index' AND value < $index;";
+
+    public const string JobGetById = $"SELECT {JobColumns} FROM jobs WHERE job_id = $job_id;";
+
+    public const string JobGetByIdempotencyKey = $"SELECT {JobColumns} FROM jobs WHERE idempotency_key = $key;";
+
+    public const string JobExists = "SELECT 1 FROM jobs WHERE job_id = $job_id;";
+
+    public const string JobInsert = $"""
+        INSERT INTO jobs (job_id, status, queue, workflow, payload, priority, run_at, attempts, max_attempts,
+                          created_at, updated_at, idempotency_key, trace_parent, timeout_ms)
+        VALUES ($job_id, 'pending', $queue, $workflow, $payload, $priority, $run_at, 0, $max_attempts,
+                $now, $now, $idempotency_key, $trace_parent, $timeout_ms)
+        RETURNING {JobColumns};
+        """;
+
+    // One statement: choose and take. The caller re-sorts the RETURNING rows, because SQLite
+    // does not promise they come back in the order of the sub-select.
+    public const string JobClaim = $"""
+        UPDATE jobs
+        SET status = 'running', claimed_by = $node, attempts = attempts + 1,
+            lease_until = $now + $lease_ms, updated_at = $now
+        WHERE job_id IN (
+            SELECT job_id FROM jobs
+            WHERE status = 'pending' AND run_at <= $now
+              AND ($queues IS NULL OR queue IN (SELECT value FROM json_each($queues)))
+            ORDER BY priority DESC, run_at, job_id
+            LIMIT $max)
+        RETURNING {JobColumns};
+        """;
+
+    public const string JobRenewLease = """
+        UPDATE jobs SET lease_until = $now + $lease_ms
+        WHERE job_id = $job_id AND status = 'running' AND claimed_by = $node AND attempts = $attempt;
+        """;
+
+    // The fence: (node, attempt) must still hold the claim.
+    public const string JobComplete = $"""
+        UPDATE jobs
+        SET status = 'completed', completed_by = $node, result = $result, lease_until = NULL, updated_at = $now
+        WHERE job_id = $job_id AND status = 'running' AND claimed_by = $node AND attempts = $attempt
+        RETURNING {JobColumns};
+        """;
+
+    public const string JobFailForGood = $"""
+        UPDATE jobs SET status = 'failed', error = $error, lease_until = NULL, updated_at = $now
+        WHERE job_id = $job_id
+        RETURNING {JobColumns};
+        """;
+
+    // claimed_by is kept on retry: it names the node of the last attempt until the next claim.
+    public const string JobRetry = $"""
+        UPDATE jobs SET status = 'pending', error = $error, lease_until = NULL, run_at = $run_at, updated_at = $now
+        WHERE job_id = $job_id
+        RETURNING {JobColumns};
+        """;
+
+    public const string JobCancel = $"""
+        UPDATE jobs SET status = 'cancelled', lease_until = NULL, updated_at = $now
+        WHERE job_id = $job_id AND status IN ('pending', 'running')
+        RETURNING {JobColumns};
+        """;
+
+    public const string JobsExpiredLeases = $"""
+        SELECT {JobColumns} FROM jobs
+        WHERE status = 'running' AND lease_until <= $now
+        ORDER BY job_id;
+        """;
+
+    public const string ModuleInsert = """
+        INSERT INTO modules (sha256, bytes) VALUES ($sha256, $bytes) ON CONFLICT (sha256) DO NOTHING;
+        """;
+
+    // Re-registering the same module keeps the original registration time.
+    public const string WorkflowUpsert = """
+        INSERT INTO workflows (name, sha256, registered_at) VALUES ($name, $sha256, $now)
+        ON CONFLICT (name) DO UPDATE SET sha256 = excluded.sha256, registered_at = excluded.registered_at
+        WHERE workflows.sha256 <> excluded.sha256;
+        """;
+
+    // A module no workflow names any more is dead weight in every snapshot.
+    public const string ModulesDeleteUnreferenced = """
+        DELETE FROM modules WHERE sha256 NOT IN (SELECT sha256 FROM workflows);
+        """;
+
+    public const string WorkflowList = "SELECT name, sha256, registered_at FROM workflows ORDER BY name;";
+
+    public const string WorkflowGetModule = """
+        SELECT w.name, w.sha256, w.registered_at, m.bytes
+        FROM workflows w JOIN modules m ON m.sha256 = w.sha256
+        WHERE w.name = $name;
+        """;
+
+    public const string ModuleGet = "SELECT bytes FROM modules WHERE sha256 = $sha256;";
+
+    public const string JobsCountByStatus = "SELECT status, count(*) FROM jobs GROUP BY status;";
+
+    public const string NextDueAt = """
+        SELECT min(due) FROM (
+            SELECT min(run_at) AS due FROM jobs WHERE status = 'pending'
+            UNION ALL
+            SELECT min(lease_until) FROM jobs WHERE status = 'running');
+        """;
+
+    public const string JobListSelect = $"SELECT {JobColumns} FROM jobs";
+
+    // Checksum input: every replicated table in primary-key order, columns in a fixed order.
+    public static readonly IReadOnlyList<(string Table, string Query)> ChecksumTables =
+    [
+        ("jobs", $"SELECT {JobColumns} FROM jobs ORDER BY job_id;"),
+        ("workflows", "SELECT name, sha256, registered_at FROM workflows ORDER BY name;"),
+        ("modules", "SELECT sha256, bytes FROM modules ORDER BY sha256;"),
+        ("meta", "SELECT key, value FROM meta WHERE key = 'applied_index';"),
+    ];
+}
