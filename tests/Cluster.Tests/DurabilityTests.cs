@@ -27,6 +27,22 @@ public sealed class DurabilityTests : IAsyncLifetime
         });
     }
 
+    // Waits until the node has applied what the cluster committed, then reports its state.
+    private async Task<StoreStateDto> WaitForAppliedAsync(NodeProcess node, TimeSpan timeout)
+    {
+        StoreStateDto? state = null;
+        await _cluster.WaitForAsync(
+            async () =>
+            {
+                var health = await node.TryGetHealthAsync();
+                state = await node.GetStateAsync();
+                return health is { HasLeader: true } && state.AppliedIndex >= health.CommitIndex;
+            },
+            $"{node.NodeId} to apply the committed log",
+            timeout);
+        return state!;
+    }
+
     public Task InitializeAsync() => _cluster.StartAsync(TimeSpan.FromSeconds(90));
 
     public Task DisposeAsync() => _cluster.DisposeAsync().AsTask();
@@ -87,20 +103,23 @@ public sealed class DurabilityTests : IAsyncLifetime
 
         // Commit something new so every node has applied past the crash point.
         await TestCluster.SubmitAsync(survivors[0], new { workflow = "echo", payload = "after" });
-        await _cluster.WaitForIdenticalStoresAsync(Timeout);
-
+        var settled = await Task.WhenAll(_cluster.Nodes.Select(n => WaitForAppliedAsync(n, TimeSpan.FromSeconds(30))));
+        var lost = new List<string>();
         foreach (var node in _cluster.Nodes)
         {
-            var missing = new List<string>();
+            var missing = 0;
             foreach (var id in acknowledged)
             {
-                if (await TestCluster.GetJobAsync(node, id) is null)
-                {
-                    missing.Add(id);
-                }
+                missing += await TestCluster.GetJobAsync(node, id) is null ? 1 : 0;
             }
 
-            Assert.True(missing.Count == 0, $"{node.NodeId} lost {missing.Count} of {acknowledged.Count} acknowledged jobs");
+            if (missing > 0)
+            {
+                lost.Add($"{node.NodeId} lost {missing} of {acknowledged.Count} acknowledged jobs");
+            }
         }
+
+        Assert.True(lost.Count == 0, string.Join("; ", lost));
+        Assert.Single(settled.Select(s => (s.AppliedIndex, s.Checksum)).Distinct());
     }
 }

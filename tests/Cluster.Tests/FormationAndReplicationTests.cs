@@ -122,7 +122,7 @@ public sealed class FormationAndReplicationTests(SharedCluster shared) : IClassF
     public async Task BadInputGetsAProblemAndWritesNothing(string body, string mentions)
     {
         var node = _cluster.Nodes[1];
-        var before = await node.GetStateAsync();
+        var before = await _cluster.WaitForIdenticalStoresAsync(Timeout);
 
         using var response = await node.Http.PostAsync("jobs", new StringContent(body, System.Text.Encoding.UTF8, "application/json"));
 
@@ -138,13 +138,14 @@ public sealed class FormationAndReplicationTests(SharedCluster shared) : IClassF
     public async Task ABatchWithOneBadJobIsRefusedWhole()
     {
         var node = _cluster.Nodes[2];
-        var before = await node.GetStateAsync();
+        var before = await _cluster.WaitForIdenticalStoresAsync(Timeout);
         var body = """[{"workflow": "echo"}, {"workflow": "echo", "priority": 99999}]""";
 
         using var response = await node.Http.PostAsync("jobs/batch", new StringContent(body, System.Text.Encoding.UTF8, "application/json"));
 
         Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
         Assert.Contains("[1].priority", await response.Content.ReadAsStringAsync());
+        await Task.Delay(300);
         Assert.Equal(before.Checksum, (await node.GetStateAsync()).Checksum);
     }
 
