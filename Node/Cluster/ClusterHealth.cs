@@ -17,7 +17,7 @@ internal sealed record ClusterHealth(
     string State,
     IReadOnlyList<string> Members)
 {
-    public static ClusterHealth Of(RaftNode node)
+    public static async Task<ClusterHealth> OfAsync(RaftNode node, CancellationToken token)
     {
         var cluster = node.Cluster;
         if (cluster is null)
@@ -26,25 +26,33 @@ internal sealed record ClusterHealth(
         }
 
         var leader = cluster.Leader;
-        var leaderName = leader is null ? null : NameOf(leader);
+        var members = await Task.WhenAll(cluster.Members.Select(m => NameOfAsync(m, token)));
         return new ClusterHealth(
             node.IsMember && leader is not null,
             cluster.Members.Count,
             leader is not null,
-            leaderName,
+            leader is null ? null : await NameOfAsync(leader, token),
             cluster.Term,
             cluster.AuditTrail.LastCommittedEntryIndex,
             node.NodeId,
             node.State,
-            cluster.Members.Select(NameOf).Order().ToArray());
+            members.Order().ToArray());
     }
 
-    // Metadata is cached after the first exchange with a member; until then show its endpoint.
-    private static string NameOf(RaftClusterMember member)
+    // A member's name travels as Raft metadata, fetched once and cached; an unreachable member
+    // is shown by its endpoint rather than holding up the health answer.
+    private static async Task<string> NameOfAsync(RaftClusterMember member, CancellationToken token)
     {
-        var metadata = member.GetMetadataAsync(false, CancellationToken.None).AsTask();
-        return metadata.IsCompletedSuccessfully && metadata.Result.TryGetValue(MetadataKeys.NodeId, out var id)
-            ? id
-            : member.EndPoint.ToString()!;
+        try
+        {
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(token);
+            timeout.CancelAfter(TimeSpan.FromMilliseconds(500));
+            var metadata = await member.GetMetadataAsync(false, timeout.Token);
+            return metadata.TryGetValue(MetadataKeys.NodeId, out var id) ? id : member.EndPoint.ToString()!;
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or System.Net.Sockets.SocketException or IOException)
+        {
+            return member.EndPoint.ToString()!;
+        }
     }
 }

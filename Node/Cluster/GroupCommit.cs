@@ -14,6 +14,9 @@ internal sealed partial class GroupCommit(RaftNode node, TimeProvider time, ILog
     private const int InFlightEntries = 4;
     private const int MaxCommandsPerEntry = 2048;
 
+    // A soft cap on an entry's size, so one entry never holds thousands of 1 MiB payloads.
+    private const long MaxBytesPerEntry = 8 * 1024 * 1024;
+
     private readonly Channel<Pending> _queue = Channel.CreateUnbounded<Pending>(new UnboundedChannelOptions { SingleReader = false });
 
     public Task<IReadOnlyList<CommandResult>> ProposeAsync(IReadOnlyList<Command> commands, CancellationToken token)
@@ -48,10 +51,12 @@ internal sealed partial class GroupCommit(RaftNode node, TimeProvider time, ILog
         {
             units.Clear();
             commands.Clear();
-            while (commands.Count < MaxCommandsPerEntry && _queue.Reader.TryRead(out var next))
+            long bytes = 0;
+            while (commands.Count < MaxCommandsPerEntry && bytes < MaxBytesPerEntry && _queue.Reader.TryRead(out var next))
             {
                 units.Add(next);
                 commands.AddRange(next.Commands);
+                bytes += next.Commands.Sum(EstimateBytes);
             }
 
             if (units.Count > 0)
@@ -92,6 +97,13 @@ internal sealed partial class GroupCommit(RaftNode node, TimeProvider time, ILog
             }
         }
     }
+
+    private static long EstimateBytes(Command command) => command switch
+    {
+        SubmitJobs submit => submit.Jobs.Sum(j => 256L + j.Payload.Length),
+        RegisterWorkflow register => 256L + (register.Module.Length * 4 / 3),
+        _ => 256,
+    };
 
     [LoggerMessage(EventId = 1301, Level = LogLevel.Trace, Message = "Committed {Commands} command(s) from {Proposals} proposal(s) in one entry")]
     private partial void LogCommitted(int commands, int proposals);

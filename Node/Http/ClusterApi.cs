@@ -16,14 +16,15 @@ internal static partial class ClusterApi
     public static IEndpointRouteBuilder MapClusterApi(this IEndpointRouteBuilder app)
     {
         var cluster = app.MapGroup("/cluster").WithTags("Cluster");
-        cluster.MapGet("/health", GetHealth);
+        cluster.MapGet("/health", GetHealthAsync);
         cluster.MapGet("/state", GetState);
         cluster.MapPost("/members", AddMemberAsync).ExcludeFromDescription();
         cluster.MapPost("/propose", ProposeAsync).ExcludeFromDescription();
         return app;
     }
 
-    private static Ok<ClusterHealth> GetHealth(RaftNode node) => TypedResults.Ok(ClusterHealth.Of(node));
+    private static async Task<Ok<ClusterHealth>> GetHealthAsync(RaftNode node, CancellationToken token) =>
+        TypedResults.Ok(await ClusterHealth.OfAsync(node, token));
 
     /// <summary>Applied index and a checksum of the replicated tables: equal on nodes that applied the same log.</summary>
     private static Ok<StoreState> GetState(RaftNode node, JobStore store) =>
