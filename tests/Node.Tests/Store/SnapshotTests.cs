@@ -1,4 +1,5 @@
 using Flotilla.Node.Store;
+using Microsoft.Data.Sqlite;
 
 namespace Flotilla.Node.Tests.Store;
 
@@ -85,6 +86,28 @@ public sealed class SnapshotTests : IDisposable
         Assert.Null(target.GetJob("mine"));
         Assert.NotNull(target.GetJob("theirs"));
         Assert.Equal(source.Checksum(), target.Checksum());
+
+        // The backup must not turn our database back into rollback-journal mode.
+        using var raw = new SqliteConnection($"Data Source={target.DatabasePath};Mode=ReadOnly;Pooling=False");
+        raw.Open();
+        using var pragma = raw.CreateCommand();
+        pragma.CommandText = "PRAGMA journal_mode;";
+        Assert.Equal("wal", pragma.ExecuteScalar());
+    }
+
+    [Fact]
+    public void RefusesAFileThatIsNotASnapshot()
+    {
+        var store = _stores.Open();
+        var notSnapshot = Path.Combine(_stores.Folder, "empty.db");
+        using (var empty = new SqliteConnection($"Data Source={notSnapshot};Pooling=False"))
+        {
+            empty.Open();
+        }
+
+        Assert.Throws<InvalidDataException>(() => store.RestoreSnapshot(notSnapshot));
+        Assert.Throws<FileNotFoundException>(() => store.RestoreSnapshot(Path.Combine(_stores.Folder, "missing")));
+        Assert.Equal(0, store.AppliedIndex);
     }
 
     [Fact]
