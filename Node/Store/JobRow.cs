@@ -66,19 +66,3 @@ internal static class JobRow
         return reader.Read() ? Read(reader) : null;
     }
 }
-
-/// <summary>A registered workflow: its name and the SHA-256 (lowercase hex) of its module.</summary>
-internal sealed record WorkflowInfo(string Name, string Sha256, long RegisteredAt);
-
-/// <summary>A registered workflow with the bytes of its WebAssembly module.</summary>
-internal sealed record WorkflowModule(string Name, string Sha256, long RegisteredAt, byte[] Module);
-
-internal static class SqliteCommandExtensions
-{
-    /// <summary>Binds a parameter; null becomes SQL NULL.</summary>
-    public static SqliteCommand With(this SqliteCommand command, string name, object? value)
-    {
-        command.Parameters.AddWithValue(name, value ?? DBNull.Value);
-        return command;
-    }
-}

@@ -42,6 +42,11 @@ internal sealed partial class JobStore
     public bool RestoreSnapshot(string path)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(path);
+        if (!File.Exists(path))
+        {
+            throw new FileNotFoundException("Snapshot not found.", path);
+        }
+
         var source = new SqliteConnectionStringBuilder
         {
             DataSource = Path.GetFullPath(path),

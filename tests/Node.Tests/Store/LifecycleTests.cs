@@ -52,6 +52,28 @@ public sealed class LifecycleTests : IDisposable
     }
 
     [Fact]
+    public void IgnoresAStaleAttemptOfTheSameNode()
+    {
+        var store = _stores.Open();
+        _stores.Submit(store, 0, TempStores.NewJob("a"));
+        _stores.Claim(store, 0, "node1", leaseMs: 1_000);
+        _stores.ApplyOne(store, 1_000, new RescueExpiredLeases());
+        var retryAt = store.GetJob("a")!.RunAt;
+        _stores.Claim(store, retryAt, "node1", leaseMs: 30_000);
+
+        var stale = Assert.IsType<JobChange>(_stores.ApplyOne(store, retryAt, new CompleteJob("a", "node1", 1, "attempt 1")));
+        var staleFail = Assert.IsType<JobChange>(_stores.ApplyOne(store, retryAt, new FailJob("a", "node1", 1, "attempt 1")));
+        var staleRenew = _stores.ApplyOne(store, retryAt + 1, new RenewLeases("node1", [new JobAttempt("a", 1)], 90_000));
+
+        Assert.False(stale.Applied);
+        Assert.False(staleFail.Applied);
+        Assert.Equal(new CountResult(0), staleRenew);
+        var job = store.GetJob("a")!;
+        Assert.Equal((JobStatus.Running, 2, retryAt + 30_000), (job.Status, job.Attempts, job.LeaseUntil));
+        Assert.True(Assert.IsType<JobChange>(_stores.ApplyOne(store, retryAt, new CompleteJob("a", "node1", 2, "attempt 2"))).Applied);
+    }
+
+    [Fact]
     public void RescuesExpiredLeaseAndALaterAttemptCompletes()
     {
         var store = _stores.Open();
