@@ -132,10 +132,18 @@ internal sealed partial class JobStore
                 }
             }
 
-            using (var exists = Write(Schema.JobExists).With("$job_id", job.JobId))
+            // The same id with the same content is the same proposal replayed (a write retried
+            // after leadership moved mid-flight): it was accepted once, so hand it back.
+            using (var byId = Write(Schema.JobGetById).With("$job_id", job.JobId))
             {
-                if (exists.ExecuteScalar() is not null)
+                if (JobRow.ReadSingle(byId) is { } existing)
                 {
+                    if (existing.Workflow == job.Workflow && existing.Payload == job.Payload && existing.Queue == job.Queue)
+                    {
+                        stored.Add(existing);
+                        continue;
+                    }
+
                     return new Rejected($"submit_jobs: job {i}: job id '{job.JobId}' already exists");
                 }
             }

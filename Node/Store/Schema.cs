@@ -94,8 +94,6 @@ internal static class Schema
 
     public const string JobGetByIdempotencyKey = $"SELECT {JobColumns} FROM jobs WHERE idempotency_key = $key;";
 
-    public const string JobExists = "SELECT 1 FROM jobs WHERE job_id = $job_id;";
-
     public const string JobInsert = $"""
         INSERT INTO jobs (job_id, status, queue, workflow, payload, priority, run_at, attempts, max_attempts,
                           created_at, updated_at, idempotency_key, trace_parent, timeout_ms)

@@ -106,7 +106,7 @@ public sealed class QueryTests : IDisposable
         _stores.Submit(store, 0, TempStores.NewJob("a"));
 
         // A rejected command inside a batch never becomes visible, even in part.
-        _stores.Apply(store, 0, new SubmitJobs([TempStores.NewJob("b"), TempStores.NewJob("a")]));
+        _stores.Apply(store, 0, new SubmitJobs([TempStores.NewJob("b"), TempStores.NewJob("a", payload: "\"other\"")]));
 
         Assert.Null(store.GetJob("b"));
         Assert.Equal(1, store.CountByStatus()[JobStatus.Pending]);

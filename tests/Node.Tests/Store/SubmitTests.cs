@@ -73,13 +73,28 @@ public sealed class SubmitTests : IDisposable
     }
 
     [Fact]
-    public void RejectsAnExistingIdWithoutAMatchingKey()
+    public void ReplayingTheSameJobReturnsTheStoredOne()
+    {
+        var store = _stores.Open();
+        _stores.Submit(store, 1_000, TempStores.NewJob("a", payload: "1"));
+        var checksum = store.Checksum();
+
+        var replay = _stores.ApplyOne(store, 2_000, new SubmitJobs([TempStores.NewJob("a", payload: "1")]));
+
+        var job = Assert.Single(Assert.IsType<JobsResult>(replay).Jobs);
+        Assert.Equal(1_000, job.CreatedAt);
+        Assert.Equal(1, store.CountByStatus()[JobStatus.Pending]);
+        Assert.NotEqual(checksum, store.Checksum()); // only the applied index moved
+    }
+
+    [Fact]
+    public void RejectsAnExistingIdWithOtherContent()
     {
         var store = _stores.Open();
         _stores.Submit(store, 1_000, TempStores.NewJob("a", payload: "1"));
 
         var dup = _stores.ApplyOne(store, 2_000, new SubmitJobs([TempStores.NewJob("b"), TempStores.NewJob("a", payload: "2")]));
-        var dupInCommand = _stores.ApplyOne(store, 2_000, new SubmitJobs([TempStores.NewJob("c"), TempStores.NewJob("c")]));
+        var dupInCommand = _stores.ApplyOne(store, 2_000, new SubmitJobs([TempStores.NewJob("c", payload: "1"), TempStores.NewJob("c", payload: "2")]));
 
         Assert.Contains("already exists", Assert.IsType<Rejected>(dup).Reason);
         Assert.IsType<Rejected>(dupInCommand);
