@@ -1,2 +1,34 @@
+using Flotilla.AppHost;
+
+// Flotilla: three Raft members that form one cluster, then the public Api in front of them.
 var builder = DistributedApplication.CreateBuilder(args);
+
+// Each node keeps its log, snapshots and database here; it survives AppHost restarts.
+var dataRoot = builder.Configuration["Flotilla:DataRoot"]
+    ?? Path.GetFullPath(Path.Combine(builder.AppHostDirectory, "..", ".data"));
+
+// node1 founds the cluster on its very first start; with data it simply rejoins.
+var node1 = builder.AddClusterNode("node1", dataRoot, bootstrap: true);
+
+// node2 asks node1 to add it, so node1 must be a member first. Membership, not a leader:
+// after a full restart no leader exists until node2 is up too.
+var node2 = builder.AddClusterNode("node2", dataRoot)
+    .WithJoin(node1)
+    .WaitFor(node1);
+
+// node3 after node2: one membership change at a time, and a majority exists before it joins.
+var node3 = builder.AddClusterNode("node3", dataRoot)
+    .WithJoin(node1, node2)
+    .WaitFor(node2);
+
+// The Api takes writes only once a leader is known; its /health says so.
+builder.AddProject<Projects.Api>("api")
+    .WithHttpEndpoint(name: "http")
+    .WithNodes(node1, node2, node3)
+    .WaitFor(node1)
+    .WaitFor(node2)
+    .WaitFor(node3)
+    .WithHttpHealthCheck("/health")
+    .WithExternalHttpEndpoints();
+
 builder.Build().Run();
