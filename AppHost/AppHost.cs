@@ -7,17 +7,20 @@ var builder = DistributedApplication.CreateBuilder(args);
 var dataRoot = builder.Configuration["Flotilla:DataRoot"]
     ?? Path.GetFullPath(Path.Combine(builder.AppHostDirectory, "..", ".data"));
 
+// Raft ports must not change between runs: members know each other by address.
+var raftPortBase = int.TryParse(builder.Configuration["Flotilla:RaftPortBase"], out var port) ? port : 7101;
+
 // node1 founds the cluster on its very first start; with data it simply rejoins.
-var node1 = builder.AddClusterNode("node1", dataRoot, bootstrap: true);
+var node1 = builder.AddClusterNode("node1", dataRoot, raftPortBase, bootstrap: true);
 
 // node2 asks node1 to add it, so node1 must be a member first. Membership, not a leader:
 // after a full restart no leader exists until node2 is up too.
-var node2 = builder.AddClusterNode("node2", dataRoot)
+var node2 = builder.AddClusterNode("node2", dataRoot, raftPortBase + 1)
     .WithJoin(node1)
     .WaitFor(node1);
 
 // node3 after node2: one membership change at a time, and a majority exists before it joins.
-var node3 = builder.AddClusterNode("node3", dataRoot)
+var node3 = builder.AddClusterNode("node3", dataRoot, raftPortBase + 2)
     .WithJoin(node1, node2)
     .WaitFor(node2);
 

@@ -6,13 +6,13 @@ namespace Flotilla.AppHost;
 internal static class ClusterNodeExtensions
 {
     public static IResourceBuilder<ProjectResource> AddClusterNode(
-        this IDistributedApplicationBuilder builder, string name, string dataRoot, bool bootstrap = false)
+        this IDistributedApplicationBuilder builder, string name, string dataRoot, int raftPort, bool bootstrap = false)
     {
         var node = builder.AddProject<Projects.Node>(name)
             .WithHttpEndpoint(name: "http")
-            // Raft speaks raw TCP that the node binds itself: not proxied, and on a port the
-            // node also advertises to its peers.
-            .WithEndpoint(name: "raft", scheme: "tcp", isProxied: false)
+            // Raft speaks raw TCP that the node binds itself: not proxied, and on a fixed port,
+            // because the stored membership names members by address and must hold across restarts.
+            .WithEndpoint(port: raftPort, targetPort: raftPort, name: "raft", scheme: "tcp", isProxied: false)
             .WithHttpHealthCheck("/health");
 
         var raft = node.GetEndpoint("raft");

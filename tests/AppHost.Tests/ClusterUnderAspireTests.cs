@@ -1,0 +1,95 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+
+namespace Flotilla.AppHost.Tests;
+
+public sealed class ClusterUnderAspireTests(FlotillaApp flotilla) : IClassFixture<FlotillaApp>
+{
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(60);
+
+    [Fact]
+    public async Task TheThreeNodesFormOneClusterAndTheApiTakesJobs()
+    {
+        await AssertOneClusterAsync();
+
+        using var api = flotilla.App.CreateHttpClient("api");
+        using var response = await api.PostAsJsonAsync("/jobs", new { workflow = "echo", payload = new { hello = "aspire" } });
+
+        Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
+        var id = (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("job_id").GetString()!;
+        foreach (var node in flotilla.NodeNames)
+        {
+            await Eventually(async () =>
+            {
+                using var client = flotilla.App.CreateHttpClient(node, "http");
+                using var job = await client.GetAsync($"/jobs/{id}");
+                return job.StatusCode == HttpStatusCode.OK;
+            }, $"job {id} on {node}");
+        }
+    }
+
+    [Fact]
+    public async Task StoppedAndStartedOnTheSameDataItFormsAgainWithItsJobs()
+    {
+        string id;
+        using (var api = flotilla.App.CreateHttpClient("api"))
+        {
+            using var response = await api.PostAsJsonAsync("/jobs", new { workflow = "echo", payload = "kept" });
+            Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
+            id = (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("job_id").GetString()!;
+        }
+
+        await flotilla.RestartAsync();
+
+        await AssertOneClusterAsync();
+        foreach (var node in flotilla.NodeNames)
+        {
+            using var client = flotilla.App.CreateHttpClient(node, "http");
+            using var job = await client.GetAsync($"/jobs/{id}?consistency=strong");
+            Assert.Equal(HttpStatusCode.OK, job.StatusCode);
+        }
+    }
+
+    private async Task AssertOneClusterAsync()
+    {
+        var leaders = new HashSet<string>();
+        foreach (var node in flotilla.NodeNames)
+        {
+            JsonElement health = default;
+            await Eventually(async () =>
+            {
+                using var client = flotilla.App.CreateHttpClient(node, "http");
+                health = await client.GetFromJsonAsync<JsonElement>("/cluster/health");
+                return health.GetProperty("has_leader").GetBoolean() && health.GetProperty("node_count").GetInt32() == 3;
+            }, $"{node} to see three members and a leader");
+
+            Assert.Equal(node, health.GetProperty("node_id").GetString());
+            leaders.Add(health.GetProperty("leader").GetString()!);
+        }
+
+        Assert.Single(leaders);
+    }
+
+    private static async Task Eventually(Func<Task<bool>> condition, string what)
+    {
+        var deadline = DateTime.UtcNow + Timeout;
+        while (DateTime.UtcNow < deadline)
+        {
+            try
+            {
+                if (await condition())
+                {
+                    return;
+                }
+            }
+            catch (HttpRequestException)
+            {
+            }
+
+            await Task.Delay(250);
+        }
+
+        Assert.Fail($"Timed out waiting for {what}.");
+    }
+}
