@@ -53,8 +53,8 @@ internal sealed record CancelJob(string JobId) : Command;
 /// <summary>Returns running jobs whose lease ran out to pending (or fails them after max attempts).</summary>
 internal sealed record RescueExpiredLeases : Command;
 
-/// <summary>Registers (or replaces) a named WebAssembly module, addressed by its SHA-256.</summary>
-internal sealed record RegisterWorkflow(string Name, string Sha256, byte[] Module) : Command;
+/// <summary>Registers (or replaces) a named WebAssembly module, addressed by its SHA-256, with its default run timeout.</summary>
+internal sealed record RegisterWorkflow(string Name, string Sha256, byte[] Module, int? TimeoutMs = null) : Command;
 
 /// <summary>What one Raft log entry carries: commands proposed together, and the leader's clock.</summary>
 internal sealed record CommandBatch(Guid BatchId, long Now, IReadOnlyList<Command> Commands);

@@ -392,6 +392,11 @@ internal sealed partial class JobStore
             return new Rejected("register_workflow: module and sha256 are required");
         }
 
+        if (command.TimeoutMs is <= 0)
+        {
+            return new Rejected("register_workflow: timeout_ms must be positive");
+        }
+
         var sha256 = Convert.ToHexStringLower(SHA256.HashData(command.Module));
         if (!string.Equals(sha256, command.Sha256, StringComparison.OrdinalIgnoreCase))
         {
@@ -406,7 +411,8 @@ internal sealed partial class JobStore
         using (var upsert = Write(Schema.WorkflowUpsert)
             .With("$name", command.Name)
             .With("$sha256", sha256)
-            .With("$now", now))
+            .With("$now", now)
+            .With("$timeout_ms", command.TimeoutMs))
         {
             upsert.ExecuteNonQuery();
         }

@@ -82,6 +82,20 @@ internal sealed partial class JobStore
         return command.ExecuteScalar() is long due ? due : null;
     }
 
+    /// <summary>Earliest run_at of a pending job (eligible to claim once it has passed); null if none.</summary>
+    public long? NextPendingRunAt() => ScalarLong(Schema.NextPendingRunAt);
+
+    /// <summary>Earliest lease expiry of a running job (to rescue once it has passed); null if none.</summary>
+    public long? NextLeaseExpiry() => ScalarLong(Schema.NextLeaseExpiry);
+
+    private long? ScalarLong(string sql)
+    {
+        using var connection = OpenReader();
+        using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        return command.ExecuteScalar() is long value ? value : null;
+    }
+
     /// <summary>Registered workflows by name.</summary>
     public IReadOnlyList<WorkflowInfo> ListWorkflows()
     {
@@ -92,7 +106,7 @@ internal sealed partial class JobStore
         var workflows = new List<WorkflowInfo>();
         while (reader.Read())
         {
-            workflows.Add(new WorkflowInfo(reader.GetString(0), reader.GetString(1), reader.GetInt64(2)));
+            workflows.Add(new WorkflowInfo(reader.GetString(0), reader.GetString(1), reader.GetInt64(2), reader.IsDBNull(3) ? null : reader.GetInt32(3)));
         }
 
         return workflows;
@@ -107,7 +121,7 @@ internal sealed partial class JobStore
         command.CommandText = Schema.WorkflowGetModule;
         using var reader = command.With("$name", name).ExecuteReader();
         return reader.Read()
-            ? new WorkflowModule(reader.GetString(0), reader.GetString(1), reader.GetInt64(2), (byte[])reader.GetValue(3))
+            ? new WorkflowModule(reader.GetString(0), reader.GetString(1), reader.GetInt64(2), (byte[])reader.GetValue(3), reader.IsDBNull(4) ? null : reader.GetInt32(4))
             : null;
     }
 

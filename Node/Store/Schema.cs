@@ -64,7 +64,8 @@ internal static class Schema
         CREATE TABLE IF NOT EXISTS workflows (
             name          TEXT    NOT NULL PRIMARY KEY,
             sha256        TEXT    NOT NULL REFERENCES modules (sha256),
-            registered_at INTEGER NOT NULL
+            registered_at INTEGER NOT NULL,
+            timeout_ms    INTEGER
         ) STRICT, WITHOUT ROWID;
 
         CREATE TABLE IF NOT EXISTS meta (
@@ -161,9 +162,9 @@ internal static class Schema
 
     // Re-registering the same module keeps the original registration time.
     public const string WorkflowUpsert = """
-        INSERT INTO workflows (name, sha256, registered_at) VALUES ($name, $sha256, $now)
-        ON CONFLICT (name) DO UPDATE SET sha256 = excluded.sha256, registered_at = excluded.registered_at
-        WHERE workflows.sha256 <> excluded.sha256;
+        INSERT INTO workflows (name, sha256, registered_at, timeout_ms) VALUES ($name, $sha256, $now, $timeout_ms)
+        ON CONFLICT (name) DO UPDATE SET sha256 = excluded.sha256, registered_at = excluded.registered_at, timeout_ms = excluded.timeout_ms
+        WHERE workflows.sha256 <> excluded.sha256 OR workflows.timeout_ms IS NOT excluded.timeout_ms;
         """;
 
     // A module no workflow names any more is dead weight in every snapshot.
@@ -171,10 +172,10 @@ internal static class Schema
         DELETE FROM modules WHERE sha256 NOT IN (SELECT sha256 FROM workflows);
         """;
 
-    public const string WorkflowList = "SELECT name, sha256, registered_at FROM workflows ORDER BY name;";
+    public const string WorkflowList = "SELECT name, sha256, registered_at, timeout_ms FROM workflows ORDER BY name;";
 
     public const string WorkflowGetModule = """
-        SELECT w.name, w.sha256, w.registered_at, m.bytes
+        SELECT w.name, w.sha256, w.registered_at, m.bytes, w.timeout_ms
         FROM workflows w JOIN modules m ON m.sha256 = w.sha256
         WHERE w.name = $name;
         """;
@@ -190,13 +191,21 @@ internal static class Schema
             SELECT min(lease_until) FROM jobs INDEXED BY jobs_running_lease WHERE status = 'running');
         """;
 
+    public const string NextPendingRunAt = """
+        SELECT min(run_at) FROM jobs INDEXED BY jobs_pending_run_at WHERE status = 'pending';
+        """;
+
+    public const string NextLeaseExpiry = """
+        SELECT min(lease_until) FROM jobs INDEXED BY jobs_running_lease WHERE status = 'running';
+        """;
+
     public const string JobListSelect = $"SELECT {JobColumns} FROM jobs";
 
     // Checksum input: every replicated table in primary-key order, columns in a fixed order.
     public static readonly IReadOnlyList<(string Table, string Query)> ChecksumTables =
     [
         ("jobs", $"SELECT {JobColumns} FROM jobs ORDER BY job_id;"),
-        ("workflows", "SELECT name, sha256, registered_at FROM workflows ORDER BY name;"),
+        ("workflows", "SELECT name, sha256, registered_at, timeout_ms FROM workflows ORDER BY name;"),
         ("modules", "SELECT sha256, bytes FROM modules ORDER BY sha256;"),
         ("meta", "SELECT key, value FROM meta WHERE key = 'applied_index';"),
     ];
