@@ -14,6 +14,7 @@ app.UseStatusCodePages();
 
 app.MapDefaultEndpoints();
 app.MapJobsApi();
+app.MapWorkflowsApi();
 app.MapClusterApi();
 
 app.Run();
