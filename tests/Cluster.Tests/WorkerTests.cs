@@ -16,17 +16,41 @@ public sealed class WorkerTests : IAsyncLifetime
         n.Settings["Worker:Slots"] = "2";
     });
 
-    public Task InitializeAsync() => _cluster.StartAsync();
+    private ApiProcess? _api;
 
-    public Task DisposeAsync() => _cluster.DisposeAsync().AsTask();
+    public async Task InitializeAsync()
+    {
+        await _cluster.StartAsync();
+        _api = await ApiProcess.StartAsync(TestCluster.FreePorts(1)[0], _cluster.Nodes);
+    }
+
+    public async Task DisposeAsync()
+    {
+        if (_api is not null)
+        {
+            await _api.DisposeAsync();
+        }
+
+        await _cluster.DisposeAsync();
+    }
 
     [Fact]
-    public async Task ThreeHundredJobsEachCompleteExactlyOnceAcrossSeveralNodes()
+    public async Task ThreeHundredJobsThroughTheApiEachCompleteExactlyOnceAcrossSeveralNodes()
     {
-        var batch = Enumerable.Range(0, 300).Select(i => new { workflow = "echo", payload = new { i } }).ToArray();
-        using var response = await _cluster.Nodes[1].Http.PostAsJsonAsync("jobs/batch", batch, Json.Options);
-        Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
-        var ids = (await response.Content.ReadFromJsonAsync<List<JobDto>>(Json.Options))!.Select(j => j.JobId).ToHashSet();
+        // Submitted one by one, as many clients would, concurrently.
+        var ids = new HashSet<string>();
+        foreach (var chunk in Enumerable.Range(0, 300).Chunk(30))
+        {
+            var accepted = await Task.WhenAll(chunk.Select(async i =>
+            {
+                using var response = await _api!.Http.PostAsJsonAsync("jobs", new { workflow = "echo", payload = new { i } }, Json.Options);
+                Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
+                return (await response.Content.ReadFromJsonAsync<JobDto>(Json.Options))!.JobId;
+            }));
+            ids.UnionWith(accepted);
+        }
+
+        Assert.Equal(300, ids.Count);
 
         var done = await WaitForAllAsync(ids, "completed");
 
@@ -63,6 +87,24 @@ public sealed class WorkerTests : IAsyncLifetime
         Assert.NotEqual(victim.NodeId, finished!.CompletedBy);
         Assert.Equal(2, finished.Attempts);
         Assert.Equal(finished.CompletedBy, finished.Result!.Value.GetProperty("node").GetString());
+    }
+
+    [Fact]
+    public async Task TheApiRefusesAnUnknownWorkflowAndKeepsTakingWritesAfterTheLeaderDies()
+    {
+        using (var unknown = await _api!.Http.PostAsJsonAsync("jobs", new { workflow = "no-such-workflow", payload = 1 }, Json.Options))
+        {
+            Assert.Equal(HttpStatusCode.BadRequest, unknown.StatusCode);
+            Assert.Contains("unknown workflow", await unknown.Content.ReadAsStringAsync());
+        }
+
+        var leader = _cluster[await _cluster.WaitForAgreedLeaderAsync(_cluster.Nodes, Timeout)];
+        leader.Kill();
+
+        using var response = await _api.Http.PostAsJsonAsync("jobs", new { workflow = "echo", payload = "after the leader died" }, Json.Options);
+        Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
+        var id = (await response.Content.ReadFromJsonAsync<JobDto>(Json.Options))!.JobId;
+        await WaitForAllAsync([id], "completed");
     }
 
     [Fact]
