@@ -104,14 +104,14 @@ internal sealed partial class JobWorker(
         {
             var running = new Running(job, claimedAt);
             _running[job.JobId] = running;
-            running.Execution = Task.Run(() => ExecuteAsync(running), CancellationToken.None);
+            running.Execution = Task.Run(() => RunJobAsync(running), CancellationToken.None);
         }
 
         // More may be due than we had slots for: look again once the entry settles.
         _wake.Set();
     }
 
-    private async Task ExecuteAsync(Running running)
+    private async Task RunJobAsync(Running running)
     {
         var job = running.Job;
         ActivityContext.TryParse(job.TraceParent, null, out var submitted);

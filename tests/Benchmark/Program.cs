@@ -47,6 +47,45 @@ foreach (var (writers, size) in new[] { (1, 100), (4, 500), (8, 1000) })
     Console.WriteLine($"POST /jobs/batch x{size,4}, {writers} writers: {count / (double)seconds,8:0} jobs/s  p50 {Percentile(latencies, 50):0.0} ms per batch");
 }
 
+// End to end: jobs submitted in batches, run by the three workers with the echo workflow.
+{
+    var before = (await leader.GetStateAsync()).Jobs.GetValueOrDefault("completed");
+    const int total = 3000;
+    var started = Stopwatch.StartNew();
+    foreach (var chunk in Enumerable.Range(0, total).Chunk(500))
+    {
+        using var response = await leader.Http.PostAsJsonAsync("jobs/batch", chunk.Select(i => new { workflow = "echo", payload = new { i } }).ToArray(), Json.Options);
+        response.EnsureSuccessStatusCode();
+    }
+
+    var submitted = started.Elapsed;
+    while ((await leader.GetStateAsync()).Jobs.GetValueOrDefault("completed") - before < total)
+    {
+        await Task.Delay(50);
+    }
+
+    Console.WriteLine($"echo end to end: {total} jobs in {started.Elapsed.TotalSeconds:0.0} s = {total / started.Elapsed.TotalSeconds:0} jobs/s (submitting took {submitted.TotalSeconds:0.0} s)");
+}
+
+// Pickup: one job at a time on an idle cluster, submit acknowledged -> completed (echo runs in ~1 ms).
+{
+    var latencies = new List<double>();
+    for (var i = 0; i < 50; i++)
+    {
+        var job = await TestCluster.SubmitAsync(follower, new { workflow = "echo", payload = i });
+        var sw = Stopwatch.StartNew();
+        while ((await TestCluster.GetJobAsync(follower, job.JobId))!.Status != "completed")
+        {
+            await Task.Delay(2);
+        }
+
+        var done = (await TestCluster.GetJobAsync(follower, job.JobId))!;
+        latencies.Add((done.UpdatedAt - done.CreatedAt).TotalMilliseconds);
+    }
+
+    Console.WriteLine($"pickup (created_at -> completed updated_at, sequential): p50 {Percentile(latencies, 50):0} ms  p99 {Percentile(latencies, 99):0} ms");
+}
+
 var state = await leader.GetStateAsync();
 Console.WriteLine($"log entries applied: {state.AppliedIndex}, jobs: {string.Join(", ", state.Jobs.Select(kv => $"{kv.Key}={kv.Value}"))}");
 
