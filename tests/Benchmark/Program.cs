@@ -7,7 +7,8 @@ using Flotilla.Cluster.Tests;
 //   dotnet run -c Release --project tests/Benchmark [-- seconds-per-step]
 var seconds = args.Length > 0 ? int.Parse(args[0], System.Globalization.CultureInfo.InvariantCulture) : 5;
 
-await using var cluster = TestCluster.Create();
+// Writes are measured with the workers off, so running jobs does not compete with them.
+await using var cluster = TestCluster.Create(configure: n => n.Settings["Worker:Enabled"] = "false");
 var formation = Stopwatch.StartNew();
 await cluster.StartAsync();
 Console.WriteLine($"formation (3 nodes, sequential, health-gated): {formation.Elapsed.TotalSeconds:0.0} s");
@@ -46,6 +47,35 @@ foreach (var (writers, size) in new[] { (1, 100), (4, 500), (8, 1000) })
     });
     Console.WriteLine($"POST /jobs/batch x{size,4}, {writers} writers: {count / (double)seconds,8:0} jobs/s  p50 {Percentile(latencies, 50):0.0} ms per batch");
 }
+
+var state = await leader.GetStateAsync();
+Console.WriteLine($"log entries applied: {state.AppliedIndex}, jobs: {string.Join(", ", state.Jobs.Select(kv => $"{kv.Key}={kv.Value}"))}");
+
+// Failover: kill the leader, time until the survivors agree on a new one and take a write.
+var failover = Stopwatch.StartNew();
+leader.Kill();
+var survivors = cluster.Nodes.Where(n => n != leader).ToList();
+while (true)
+{
+    try
+    {
+        await TestCluster.SubmitAsync(survivors[0], new { workflow = "echo", payload = "after failover" });
+        break;
+    }
+    catch (HttpRequestException)
+    {
+        await Task.Delay(20);
+    }
+}
+
+Console.WriteLine($"leader killed -> write accepted again: {failover.Elapsed.TotalSeconds:0.00} s");
+
+// Jobs that run: a fresh cluster with its workers on (default slots: cores).
+await using var running = TestCluster.Create();
+await running.StartAsync();
+leader = running[await running.WaitForAgreedLeaderAsync(running.Nodes, TimeSpan.FromSeconds(30))];
+follower = running.Nodes.First(n => n != leader);
+await Task.Delay(1000); // built-in workflows registered
 
 // End to end: jobs submitted in batches, run by the three workers with the echo workflow.
 {
@@ -86,27 +116,7 @@ foreach (var (writers, size) in new[] { (1, 100), (4, 500), (8, 1000) })
     Console.WriteLine($"pickup (created_at -> completed updated_at, sequential): p50 {Percentile(latencies, 50):0} ms  p99 {Percentile(latencies, 99):0} ms");
 }
 
-var state = await leader.GetStateAsync();
-Console.WriteLine($"log entries applied: {state.AppliedIndex}, jobs: {string.Join(", ", state.Jobs.Select(kv => $"{kv.Key}={kv.Value}"))}");
 
-// Failover: kill the leader, time until the survivors agree on a new one and take a write.
-var failover = Stopwatch.StartNew();
-leader.Kill();
-var survivors = cluster.Nodes.Where(n => n != leader).ToList();
-while (true)
-{
-    try
-    {
-        await TestCluster.SubmitAsync(survivors[0], new { workflow = "echo", payload = "after failover" });
-        break;
-    }
-    catch (HttpRequestException)
-    {
-        await Task.Delay(20);
-    }
-}
-
-Console.WriteLine($"leader killed -> write accepted again: {failover.Elapsed.TotalSeconds:0.00} s");
 
 static async Task<(long Count, List<double> Latencies)> RunAsync(int writers, int seconds, Func<CancellationToken, Task<int>> op)
 {
