@@ -25,7 +25,8 @@ internal sealed partial class WasmRunner : IDisposable
     private readonly Engine _engine;
     private readonly Linker _linker;
     private readonly ModuleCache _cache;
-    private readonly Timer _epochTimer;
+    private readonly Thread _epochTicker;
+    private readonly ManualResetEventSlim _disposed = new();
 
     public WasmRunner(IOptions<WorkflowOptions> options, ILogger<WasmRunner> logger)
     {
@@ -39,7 +40,10 @@ internal sealed partial class WasmRunner : IDisposable
         _linker = new Linker(_engine);
         _linker.DefineWasi();
         _cache = new ModuleCache(_engine, ComputeEngineKey(), _options.CacheDirectory, logger);
-        _epochTimer = new Timer(_ => _engine.IncrementEpoch(), null, EpochTick, EpochTick);
+        // A dedicated thread, not a pool timer: when every pool thread is busy the ticks (and
+        // so every timeout) would stall exactly when a node is overloaded.
+        _epochTicker = new Thread(TickEpochs) { IsBackground = true, Name = "wasm-epoch" };
+        _epochTicker.Start();
     }
 
     /// <summary>The compiled-module cache (exposed for tests and diagnostics).</summary>
@@ -51,6 +55,9 @@ internal sealed partial class WasmRunner : IDisposable
     /// within one epoch tick and yields the outcome "cancelled".
     /// </summary>
     public Task<WorkflowOutcome> RunAsync(WorkflowRun run, Func<byte[]?> loadModule, CancellationToken token) =>
+        // A pool thread, not a new one: Wasmtime's per-thread setup made a fresh thread cost
+        // ~0.5 ms a run here. A guest blocks its thread until it ends, so the caller must keep
+        // its concurrent runs below the pool's minimum threads or Raft and HTTP work would wait.
         Task.Run(() => Run(run, loadModule, token), CancellationToken.None);
 
     /// <summary>Null when <paramref name="module"/> compiles and exports <c>_start</c>; else why not.</summary>
@@ -69,10 +76,20 @@ internal sealed partial class WasmRunner : IDisposable
 
     public void Dispose()
     {
-        _epochTimer.Dispose();
+        _disposed.Set();
+        _epochTicker.Join();
+        _disposed.Dispose();
         _cache.Dispose();
         _linker.Dispose();
         _engine.Dispose();
+    }
+
+    private void TickEpochs()
+    {
+        while (!_disposed.Wait(EpochTick))
+        {
+            _engine.IncrementEpoch();
+        }
     }
 
     private WorkflowOutcome Run(WorkflowRun run, Func<byte[]?> loadModule, CancellationToken token)
