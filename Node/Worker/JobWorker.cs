@@ -36,6 +36,11 @@ internal sealed partial class JobWorker(
             return;
         }
 
+        // A guest holds a pool thread for as long as it runs (up to its timeout); keep enough
+        // threads that busy slots never starve Raft heartbeats and HTTP.
+        ThreadPool.GetMinThreads(out var workers, out var io);
+        ThreadPool.SetMinThreads(Math.Max(workers, _options.Slots + (2 * Environment.ProcessorCount)), io);
+
         node.Applied += _ => _wake.Set();
         var renewal = RenewLeasesAsync(stoppingToken);
         try
@@ -155,7 +160,11 @@ internal sealed partial class JobWorker(
 
         try
         {
-            await ReportAsync(job, outcome).ConfigureAwait(false);
+            // Stopped by our own shutdown: not the job's failure. Its lease hands it back.
+            if (!_abort.IsCancellationRequested)
+            {
+                await ReportAsync(job, outcome).ConfigureAwait(false);
+            }
         }
         finally
         {

@@ -1,9 +1,9 @@
 using System.Diagnostics;
 using System.Reflection;
-using Module = Wasmtime.Module;
 using System.Runtime.InteropServices;
 using Microsoft.Extensions.Options;
 using Wasmtime;
+using Module = Wasmtime.Module;
 
 namespace Flotilla.Node.Workflows;
 
