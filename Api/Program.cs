@@ -1,12 +1,12 @@
-using Flotilla.Api.Cluster;
+using Flotilla.Api.Apis;
+using Flotilla.Api.Extensions;
+using Scalar.AspNetCore;
 
-// The public front of a Flotilla cluster.
+// The public front of a Flotilla cluster: validation, routing writes to the leader, OpenAPI.
 var builder = WebApplication.CreateBuilder(args);
 
 builder.AddServiceDefaults();
-builder.Services.AddSingleton<NodeDirectory>();
-builder.Services.AddHealthChecks().AddCheck<LeaderKnownHealthCheck>("cluster-leader");
-builder.Services.AddProblemDetails();
+builder.AddFlotillaApi();
 
 var app = builder.Build();
 
@@ -14,6 +14,10 @@ app.UseExceptionHandler();
 app.UseStatusCodePages();
 
 app.MapDefaultEndpoints();
-app.MapForwardedRoutes();
+app.MapOpenApi();
+app.MapScalarApiReference();
+app.MapJobsApiV1();
+app.MapWorkflowsApiV1();
+app.MapClusterApiV1();
 
 app.Run();

@@ -8,7 +8,7 @@ var dataRoot = builder.Configuration["Flotilla:DataRoot"]
     ?? Path.GetFullPath(Path.Combine(builder.AppHostDirectory, "..", ".data"));
 
 // Raft ports must not change between runs: members know each other by address.
-var raftPortBase = int.TryParse(builder.Configuration["Flotilla:RaftPortBase"], out var port) ? port : 7101;
+var raftPortBase = int.TryParse(builder.Configuration["Flotilla:RaftPortBase"], out var raft) ? raft : 7101;
 
 // node1 founds the cluster on its very first start; with data it simply rejoins.
 var node1 = builder.AddClusterNode("node1", dataRoot, raftPortBase, bootstrap: true);
@@ -25,8 +25,11 @@ var node3 = builder.AddClusterNode("node3", dataRoot, raftPortBase + 2)
     .WaitFor(node2);
 
 // The Api takes writes only once a leader is known; its /health says so.
+// A fixed port for the public front, so scripts and the README can name it.
+var apiPort = int.TryParse(builder.Configuration["Flotilla:ApiPort"], out var p) ? p : 5080;
+
 builder.AddProject<Projects.Api>("api")
-    .WithHttpEndpoint(name: "http")
+    .WithHttpEndpoint(port: apiPort, name: "http")
     .WithNodes(node1, node2, node3)
     .WaitFor(node1)
     .WaitFor(node2)

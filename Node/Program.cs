@@ -1,19 +1,5 @@
 using Flotilla.Node.Extensions;
-using Flotilla.Node.Http;
 
-// One Flotilla cluster member: Raft + the SQLite job store + the node's HTTP routes.
-var builder = WebApplication.CreateBuilder(args);
-
-builder.AddServiceDefaults();
-builder.AddFlotillaNode();
-
-var app = builder.Build();
-
-app.UseExceptionHandler();
-app.UseStatusCodePages();
-
-app.MapDefaultEndpoints();
-app.MapJobsApi();
-app.MapClusterApi();
-
+// One Flotilla cluster member: Raft + the SQLite job store + the worker + the node's HTTP routes.
+var app = NodeApp.Create(args);
 app.Run();

@@ -11,6 +11,7 @@ internal sealed record ClusterHealth(
     int NodeCount,
     bool HasLeader,
     string? Leader,
+    string? LeaderUrl,
     long Term,
     long CommitIndex,
     string NodeId,
@@ -22,16 +23,18 @@ internal sealed record ClusterHealth(
         var cluster = node.Cluster;
         if (cluster is null)
         {
-            return new ClusterHealth(false, 0, false, null, 0, 0, node.NodeId, node.State, []);
+            return new ClusterHealth(false, 0, false, null, null, 0, 0, node.NodeId, node.State, []);
         }
 
         var leader = cluster.Leader;
         var members = await Task.WhenAll(cluster.Members.Select(m => NameOfAsync(m, token)));
+        var leaderMetadata = leader is null ? null : await MetadataOfAsync(leader, token);
         return new ClusterHealth(
             node.IsMember && leader is not null,
             cluster.Members.Count,
             leader is not null,
-            leader is null ? null : await NameOfAsync(leader, token),
+            leader is null ? null : leaderMetadata?.GetValueOrDefault(MetadataKeys.NodeId) ?? leader.EndPoint.ToString(),
+            leaderMetadata?.GetValueOrDefault(MetadataKeys.HttpUrl),
             cluster.Term,
             cluster.AuditTrail.LastCommittedEntryIndex,
             node.NodeId,
@@ -39,20 +42,22 @@ internal sealed record ClusterHealth(
             members.Order().ToArray());
     }
 
-    // A member's name travels as Raft metadata, fetched once and cached; an unreachable member
-    // is shown by its endpoint rather than holding up the health answer.
-    private static async Task<string> NameOfAsync(RaftClusterMember member, CancellationToken token)
+    private static async Task<string> NameOfAsync(RaftClusterMember member, CancellationToken token) =>
+        (await MetadataOfAsync(member, token))?.GetValueOrDefault(MetadataKeys.NodeId) ?? member.EndPoint.ToString()!;
+
+    // A member's name and URL travel as Raft metadata, fetched once and cached; an unreachable
+    // member is shown by its endpoint rather than holding up the health answer.
+    private static async Task<IReadOnlyDictionary<string, string>?> MetadataOfAsync(RaftClusterMember member, CancellationToken token)
     {
         try
         {
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(token);
             timeout.CancelAfter(TimeSpan.FromMilliseconds(500));
-            var metadata = await member.GetMetadataAsync(false, timeout.Token);
-            return metadata.TryGetValue(MetadataKeys.NodeId, out var id) ? id : member.EndPoint.ToString()!;
+            return await member.GetMetadataAsync(false, timeout.Token);
         }
         catch (Exception ex) when (ex is OperationCanceledException or System.Net.Sockets.SocketException or IOException)
         {
-            return member.EndPoint.ToString()!;
+            return null;
         }
     }
 }

@@ -19,9 +19,9 @@ internal sealed partial class GroupCommit(RaftNode node, TimeProvider time, ILog
 
     private readonly Channel<Pending> _queue = Channel.CreateUnbounded<Pending>(new UnboundedChannelOptions { SingleReader = false });
 
-    public Task<IReadOnlyList<CommandResult>> ProposeAsync(IReadOnlyList<Command> commands, CancellationToken token)
+    public Task<Proposed> ProposeAsync(IReadOnlyList<Command> commands, CancellationToken token)
     {
-        var pending = new Pending(commands, new TaskCompletionSource<IReadOnlyList<CommandResult>>(TaskCreationOptions.RunContinuationsAsynchronously));
+        var pending = new Pending(commands, new TaskCompletionSource<Proposed>(TaskCreationOptions.RunContinuationsAsynchronously));
         if (!_queue.Writer.TryWrite(pending))
         {
             throw new NoLeaderException("This node is shutting down.");
@@ -82,7 +82,7 @@ internal sealed partial class GroupCommit(RaftNode node, TimeProvider time, ILog
             var offset = 0;
             foreach (var unit in units)
             {
-                unit.Done.TrySetResult(results.Skip(offset).Take(unit.Commands.Count).ToArray());
+                unit.Done.TrySetResult(new Proposed(results.Skip(offset).Take(unit.Commands.Count).ToArray(), proposal.Index));
                 offset += unit.Commands.Count;
             }
 
@@ -108,5 +108,5 @@ internal sealed partial class GroupCommit(RaftNode node, TimeProvider time, ILog
     [LoggerMessage(EventId = 1301, Level = LogLevel.Trace, Message = "Committed {Commands} command(s) from {Proposals} proposal(s) in one entry")]
     private partial void LogCommitted(int commands, int proposals);
 
-    private sealed record Pending(IReadOnlyList<Command> Commands, TaskCompletionSource<IReadOnlyList<CommandResult>> Done);
+    private sealed record Pending(IReadOnlyList<Command> Commands, TaskCompletionSource<Proposed> Done);
 }

@@ -45,6 +45,7 @@ internal sealed partial class JobStateMachine(
         if (entry.Context is Proposal proposal && results is not null)
         {
             proposal.Results = results;
+            proposal.Index = entry.Index;
         }
 
         Applied?.Invoke(entry.Index);

@@ -9,4 +9,7 @@ namespace Flotilla.Node.Cluster;
 internal sealed class Proposal
 {
     public IReadOnlyList<CommandResult>? Results { get; set; }
+
+    /// <summary>The log index the commands were applied at.</summary>
+    public long Index { get; set; }
 }

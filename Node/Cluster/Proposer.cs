@@ -14,9 +14,9 @@ internal sealed partial class Proposer(RaftNode node, GroupCommit groupCommit, C
     private static readonly TimeSpan LeaderWait = TimeSpan.FromSeconds(5);
 
     public async Task<CommandResult> ProposeAsync(Command command, CancellationToken token) =>
-        (await ProposeAsync([command], 0, token).ConfigureAwait(false))[0];
+        (await ProposeAsync([command], 0, token).ConfigureAwait(false)).Results[0];
 
-    public async Task<IReadOnlyList<CommandResult>> ProposeAsync(IReadOnlyList<Command> commands, int hops, CancellationToken token)
+    public async Task<Proposed> ProposeAsync(IReadOnlyList<Command> commands, int hops, CancellationToken token)
     {
         var deadline = DateTime.UtcNow + LeaderWait;
         while (true)
@@ -53,7 +53,7 @@ internal sealed partial class Proposer(RaftNode node, GroupCommit groupCommit, C
         }
     }
 
-    private async Task<IReadOnlyList<CommandResult>> ForwardAsync(
+    private async Task<Proposed> ForwardAsync(
         DotNext.Net.Cluster.Consensus.Raft.RaftClusterMember leader, IReadOnlyList<Command> commands, int hops, CancellationToken token)
     {
         var metadata = await leader.GetMetadataAsync(false, token).ConfigureAwait(false);
@@ -88,7 +88,9 @@ internal sealed partial class Proposer(RaftNode node, GroupCommit groupCommit, C
 
             response.EnsureSuccessStatusCode();
             var body = await response.Content.ReadFromJsonAsync<ProposeResponse>(CommandCodec.Options, token).ConfigureAwait(false);
-            return body?.Results ?? throw new InvalidOperationException("The leader answered a proposal without results.");
+            return body?.Results is { } results
+                ? new Proposed(results, body.Index)
+                : throw new InvalidOperationException("The leader answered a proposal without results.");
         }
     }
 
@@ -99,4 +101,7 @@ internal sealed partial class Proposer(RaftNode node, GroupCommit groupCommit, C
 /// <summary>Body of the internal <c>POST /cluster/propose</c>: commands a follower forwards to the leader.</summary>
 internal sealed record ProposeRequest(IReadOnlyList<Command> Commands);
 
-internal sealed record ProposeResponse(IReadOnlyList<CommandResult> Results);
+internal sealed record ProposeResponse(IReadOnlyList<CommandResult> Results, long Index);
+
+/// <summary>What a proposal produced, and the log index it was applied at.</summary>
+internal sealed record Proposed(IReadOnlyList<CommandResult> Results, long Index);

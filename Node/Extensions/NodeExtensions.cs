@@ -1,6 +1,9 @@
 using Flotilla.Node.Cluster;
 using Flotilla.Node.Http;
 using Flotilla.Node.Store;
+using Flotilla.Node.Telemetry;
+using Flotilla.Node.Worker;
+using Flotilla.Node.Workflows;
 using Microsoft.Extensions.Options;
 
 namespace Flotilla.Node.Extensions;
@@ -31,6 +34,20 @@ internal static class NodeExtensions
         services.AddHostedService(sp => sp.GetRequiredService<GroupCommit>());
         services.AddSingleton<Proposer>();
         services.AddSingleton<ReadConsistency>();
+
+        services.AddOptions<WorkerOptions>()
+            .Bind(builder.Configuration.GetSection(WorkerOptions.Section))
+            .Validate(o => o.Slots > 0 && o.LeaseMs >= 100 && o.PollMs > 0, "Worker:Slots, Worker:LeaseMs (>= 100) and Worker:PollMs must be positive.")
+            .ValidateOnStart();
+        services.AddOptions<WorkflowOptions>()
+            .Bind(builder.Configuration.GetSection("Workflows"))
+            .PostConfigure<IOptions<ClusterOptions>>((o, cluster) =>
+                o.CacheDirectory ??= Path.Combine(Path.GetFullPath(cluster.Value.DataDir), "module-cache"));
+        services.AddSingleton<WasmRunner>();
+        services.AddSingleton<FlotillaTelemetry>();
+        services.AddHostedService<JobWorker>();
+        services.AddHostedService<LeaseRescuer>();
+        services.AddHostedService<WorkflowSeeder>();
 
         services.AddHealthChecks().AddCheck<MembershipHealthCheck>("cluster-membership");
         services.AddProblemDetails();

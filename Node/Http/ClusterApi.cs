@@ -105,8 +105,8 @@ internal static partial class ClusterApi
 
     private static async Task<IResult> ProposeAsync(ProposeRequest proposal, HttpRequest request, Proposer proposer, CancellationToken token)
     {
-        var results = await proposer.ProposeAsync(proposal.Commands, HopsOf(request), token);
-        return TypedResults.Json(new ProposeResponse(results), CommandCodec.Options);
+        var proposed = await proposer.ProposeAsync(proposal.Commands, HopsOf(request), token);
+        return TypedResults.Json(new ProposeResponse(proposed.Results, proposed.Index), CommandCodec.Options);
     }
 
     private static int HopsOf(HttpRequest request) =>

@@ -3,6 +3,7 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using Flotilla.Node.Cluster;
 using Flotilla.Node.Store;
+using Flotilla.Node.Telemetry;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 
@@ -32,7 +33,7 @@ internal static class JobsApi
     }
 
     private static async Task<Results<Accepted<JobView>, ValidationProblem, ProblemHttpResult>> SubmitAsync(
-        HttpRequest request, Proposer proposer, TimeProvider time, CancellationToken token)
+        HttpRequest request, Proposer proposer, FlotillaTelemetry telemetry, TimeProvider time, CancellationToken token)
     {
         var body = await ReadJsonAsync<SubmitJobRequest>(request, token);
         if (body.Problem is { } problem)
@@ -47,7 +48,7 @@ internal static class JobsApi
             return TypedResults.ValidationProblem(errors, title: "The job is not valid.");
         }
 
-        return await ProposeAsync(proposer, [job], token) switch
+        return await ProposeAsync(proposer, telemetry, [job], token) switch
         {
             JobsResult { Jobs: [var stored] } => TypedResults.Accepted($"/jobs/{stored.JobId}", JobView.From(stored)),
             var other => Unexpected(other),
@@ -55,7 +56,7 @@ internal static class JobsApi
     }
 
     private static async Task<Results<Accepted<JobView[]>, ValidationProblem, ProblemHttpResult>> SubmitBatchAsync(
-        HttpRequest request, Proposer proposer, TimeProvider time, CancellationToken token)
+        HttpRequest request, Proposer proposer, FlotillaTelemetry telemetry, TimeProvider time, CancellationToken token)
     {
         var body = await ReadJsonAsync<SubmitJobRequest[]>(request, token);
         if (body.Problem is { } problem)
@@ -79,7 +80,7 @@ internal static class JobsApi
             return TypedResults.ValidationProblem(errors, title: "The batch is not valid; no job was accepted.");
         }
 
-        return await ProposeAsync(proposer, jobs!, token) switch
+        return await ProposeAsync(proposer, telemetry, jobs!, token) switch
         {
             JobsResult stored => TypedResults.Accepted("/jobs", stored.Jobs.Select(JobView.From).ToArray()),
             var other => Unexpected(other),
@@ -87,7 +88,7 @@ internal static class JobsApi
     }
 
     private static async Task<Results<Accepted<JobView>, ValidationProblem, ProblemHttpResult>> SubmitUrlAsync(
-        HttpRequest request, Proposer proposer, TimeProvider time, CancellationToken token)
+        HttpRequest request, Proposer proposer, FlotillaTelemetry telemetry, TimeProvider time, CancellationToken token)
     {
         if (!request.HasFormContentType)
         {
@@ -107,7 +108,7 @@ internal static class JobsApi
         var job = new SubmitJobRequest(DefaultWorkflow, payload, null, null, null, null, null, null, null)
             .Validate(id, time.GetUtcNow().ToUnixTimeMilliseconds(), Activity.Current?.Id, "", errors)!;
 
-        return await ProposeAsync(proposer, [job], token) switch
+        return await ProposeAsync(proposer, telemetry, [job], token) switch
         {
             JobsResult { Jobs: [var stored] } => TypedResults.Accepted($"/jobs/{stored.JobId}", JobView.From(stored)),
             var other => Unexpected(other),
@@ -171,8 +172,17 @@ internal static class JobsApi
         };
     }
 
-    private static async Task<CommandResult> ProposeAsync(Proposer proposer, IReadOnlyList<NewJob> jobs, CancellationToken token) =>
-        await proposer.ProposeAsync(new SubmitJobs(jobs), token);
+    private static async Task<CommandResult> ProposeAsync(
+        Proposer proposer, FlotillaTelemetry telemetry, IReadOnlyList<NewJob> jobs, CancellationToken token)
+    {
+        var result = await proposer.ProposeAsync(new SubmitJobs(jobs), token);
+        if (result is JobsResult accepted)
+        {
+            telemetry.Submitted.Add(accepted.Jobs.Count);
+        }
+
+        return result;
+    }
 
     private static ProblemHttpResult Unexpected(CommandResult result) => result is Rejected rejected
         ? TypedResults.Problem(rejected.Reason, statusCode: 409, title: "The cluster rejected the request.")

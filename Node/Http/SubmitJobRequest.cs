@@ -1,14 +1,14 @@
 using System.Text;
 using System.Text.Json;
 using System.Text.RegularExpressions;
-using Flotilla.Node.Store;
 
 namespace Flotilla.Node.Http;
 
 /// <summary>
-/// One job as a client submits it (<c>POST /jobs</c>, an element of <c>POST /jobs/batch</c>).
-/// Validation turns it into a <see cref="NewJob"/> or a list of field errors; nothing is
-/// proposed until every job of a request is valid.
+/// One job as a client submits it (<c>POST /jobs</c>, an element of <c>POST /jobs/batch</c>),
+/// and the rules it must meet. The Api compiles this same file, so both fronts accept and
+/// refuse exactly the same jobs with the same messages; nothing is proposed until every job
+/// of a request is valid.
 /// </summary>
 internal sealed partial record SubmitJobRequest(
     string? Workflow,
@@ -26,7 +26,8 @@ internal sealed partial record SubmitJobRequest(
     public const string DefaultQueue = "default";
     private static readonly TimeSpan MaxDelay = TimeSpan.FromDays(366);
 
-    public NewJob? Validate(string jobId, long now, string? traceParent, string prefix, Dictionary<string, string[]> errors)
+    /// <summary>Checks every field; returns when the job is due (Unix ms), or null with <paramref name="errors"/> filled.</summary>
+    public long? Check(long now, string prefix, Dictionary<string, string[]> errors)
     {
         var before = errors.Count;
         if (string.IsNullOrWhiteSpace(Workflow))
@@ -38,8 +39,7 @@ internal sealed partial record SubmitJobRequest(
             errors[prefix + "workflow"] = ["workflow must be 1-64 characters of a-z, A-Z, 0-9, '.', '_' or '-'."];
         }
 
-        var payload = Payload is { } p ? p.GetRawText() : "null";
-        if (Encoding.UTF8.GetByteCount(payload) > MaxPayloadBytes)
+        if (Encoding.UTF8.GetByteCount(PayloadJson()) > MaxPayloadBytes)
         {
             errors[prefix + "payload"] = [$"payload is larger than {MaxPayloadBytes} bytes."];
         }
@@ -95,15 +95,11 @@ internal sealed partial record SubmitJobRequest(
             errors[prefix + "timeout_ms"] = ["timeout_ms must be between 1 and 86400000."];
         }
 
-        if (errors.Count > before)
-        {
-            return null;
-        }
-
-        return new NewJob(
-            jobId, Workflow!, payload, queue, Priority ?? 0, runAt, MaxAttempts ?? DefaultMaxAttempts,
-            IdempotencyKey, traceParent, TimeoutMs);
+        return errors.Count > before ? null : runAt;
     }
+
+    /// <summary>The payload as stored: its JSON text, <c>null</c> when absent.</summary>
+    public string PayloadJson() => Payload is { } p ? p.GetRawText() : "null";
 
     [GeneratedRegex("^[A-Za-z0-9._-]{1,64}$")]
     private static partial Regex NamePattern();

@@ -9,7 +9,7 @@ public sealed class ClusterUnderAspireTests(FlotillaApp flotilla) : IClassFixtur
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(60);
 
     [Fact]
-    public async Task TheThreeNodesFormOneClusterAndTheApiTakesJobs()
+    public async Task TheThreeNodesFormOneClusterAndAJobSubmittedToTheApiCompletes()
     {
         await AssertOneClusterAsync();
 
@@ -27,6 +27,15 @@ public sealed class ClusterUnderAspireTests(FlotillaApp flotilla) : IClassFixtur
                 return job.StatusCode == HttpStatusCode.OK;
             }, $"job {id} on {node}");
         }
+
+        JsonElement done = default;
+        await Eventually(async () =>
+        {
+            done = await api.GetFromJsonAsync<JsonElement>($"/jobs/{id}");
+            return done.GetProperty("status").GetString() == "completed";
+        }, $"job {id} to complete");
+        Assert.Equal("aspire", done.GetProperty("result").GetProperty("payload").GetProperty("hello").GetString());
+        Assert.Contains(done.GetProperty("completed_by").GetString(), flotilla.NodeNames);
     }
 
     [Fact]

@@ -7,7 +7,8 @@ using Flotilla.Cluster.Tests;
 //   dotnet run -c Release --project tests/Benchmark [-- seconds-per-step]
 var seconds = args.Length > 0 ? int.Parse(args[0], System.Globalization.CultureInfo.InvariantCulture) : 5;
 
-await using var cluster = TestCluster.Create();
+// Writes are measured with the workers off, so running jobs does not compete with them.
+await using var cluster = TestCluster.Create(configure: n => n.Settings["Worker:Enabled"] = "false");
 var formation = Stopwatch.StartNew();
 await cluster.StartAsync();
 Console.WriteLine($"formation (3 nodes, sequential, health-gated): {formation.Elapsed.TotalSeconds:0.0} s");
@@ -68,6 +69,54 @@ while (true)
 }
 
 Console.WriteLine($"leader killed -> write accepted again: {failover.Elapsed.TotalSeconds:0.00} s");
+
+// Jobs that run: a fresh cluster with its workers on (default slots: cores).
+await using var running = TestCluster.Create();
+await running.StartAsync();
+leader = running[await running.WaitForAgreedLeaderAsync(running.Nodes, TimeSpan.FromSeconds(30))];
+follower = running.Nodes.First(n => n != leader);
+await Task.Delay(1000); // built-in workflows registered
+
+// End to end: jobs submitted in batches, run by the three workers with the echo workflow.
+{
+    var before = (await leader.GetStateAsync()).Jobs.GetValueOrDefault("completed");
+    const int total = 3000;
+    var started = Stopwatch.StartNew();
+    foreach (var chunk in Enumerable.Range(0, total).Chunk(500))
+    {
+        using var response = await leader.Http.PostAsJsonAsync("jobs/batch", chunk.Select(i => new { workflow = "echo", payload = new { i } }).ToArray(), Json.Options);
+        response.EnsureSuccessStatusCode();
+    }
+
+    var submitted = started.Elapsed;
+    while ((await leader.GetStateAsync()).Jobs.GetValueOrDefault("completed") - before < total)
+    {
+        await Task.Delay(50);
+    }
+
+    Console.WriteLine($"echo end to end: {total} jobs in {started.Elapsed.TotalSeconds:0.0} s = {total / started.Elapsed.TotalSeconds:0} jobs/s (submitting took {submitted.TotalSeconds:0.0} s)");
+}
+
+// Pickup: one job at a time on an idle cluster, submit acknowledged -> completed (echo runs in ~1 ms).
+{
+    var latencies = new List<double>();
+    for (var i = 0; i < 50; i++)
+    {
+        var job = await TestCluster.SubmitAsync(follower, new { workflow = "echo", payload = i });
+        var sw = Stopwatch.StartNew();
+        while ((await TestCluster.GetJobAsync(follower, job.JobId))!.Status != "completed")
+        {
+            await Task.Delay(2);
+        }
+
+        var done = (await TestCluster.GetJobAsync(follower, job.JobId))!;
+        latencies.Add((done.UpdatedAt - done.CreatedAt).TotalMilliseconds);
+    }
+
+    Console.WriteLine($"pickup (created_at -> completed updated_at, sequential): p50 {Percentile(latencies, 50):0} ms  p99 {Percentile(latencies, 99):0} ms");
+}
+
+
 
 static async Task<(long Count, List<double> Latencies)> RunAsync(int writers, int seconds, Func<CancellationToken, Task<int>> op)
 {

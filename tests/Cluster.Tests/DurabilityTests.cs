@@ -20,6 +20,7 @@ public sealed class DurabilityTests : IAsyncLifetime
         {
             n.Settings["Cluster:ElectionTimeoutMs"] = "3000";
             n.Settings["Cluster:FlushBeforeAck"] = flushBeforeAck;
+            n.Settings["Worker:Enabled"] = "false"; // the log is under test; running jobs would keep the stores moving
             if (n.NodeId != "node1")
             {
                 n.SlowFlushMicroseconds = 200_000;

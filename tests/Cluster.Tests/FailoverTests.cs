@@ -4,8 +4,13 @@ public sealed class FailoverTests : IAsyncLifetime
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(60);
 
-    // Small snapshots so the killed node falls behind the compacted log and needs one.
-    private readonly TestCluster _cluster = TestCluster.Create(configure: n => n.Settings["Cluster:SnapshotEvery"] = "20");
+    // Small snapshots so the killed node falls behind the compacted log and needs one; no
+    // workers, so the stores settle and can be compared.
+    private readonly TestCluster _cluster = TestCluster.Create(configure: n =>
+    {
+        n.Settings["Cluster:SnapshotEvery"] = "20";
+        n.Settings["Worker:Enabled"] = "false";
+    });
 
     public Task InitializeAsync() => _cluster.StartAsync();
 

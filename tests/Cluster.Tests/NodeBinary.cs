@@ -1,11 +1,13 @@
 namespace Flotilla.Cluster.Tests;
 
-/// <summary>Finds the Node.dll built alongside these tests (same configuration), to run it as a process.</summary>
+/// <summary>Finds the Node.dll (and Api.dll) built alongside these tests (same configuration), to run as processes.</summary>
 internal static class NodeBinary
 {
-    public static string Path { get; } = Find();
+    public static string Path { get; } = Find("Node");
 
-    private static string Find()
+    public static string ApiPath { get; } = Find("Api");
+
+    private static string Find(string project)
     {
         var here = new DirectoryInfo(AppContext.BaseDirectory);
         var configuration = here.Parent?.Name ?? "Debug"; // bin/<Configuration>/net10.0/
@@ -13,10 +15,10 @@ internal static class NodeBinary
         {
             if (File.Exists(System.IO.Path.Combine(dir.FullName, "aspire.sln")))
             {
-                var candidate = System.IO.Path.Combine(dir.FullName, "Node", "bin", configuration, "net10.0", "Node.dll");
+                var candidate = System.IO.Path.Combine(dir.FullName, project, "bin", configuration, "net10.0", project + ".dll");
                 return File.Exists(candidate)
                     ? candidate
-                    : throw new FileNotFoundException($"Node is not built for {configuration}: {candidate}");
+                    : throw new FileNotFoundException($"{project} is not built for {configuration}: {candidate}");
             }
         }
 

@@ -133,7 +133,7 @@ internal sealed class TestCluster : IAsyncDisposable
 
     public string Diagnostics() => string.Join(Environment.NewLine, Nodes.Select(n => n.RecentOutput()));
 
-    private static int[] FreePorts(int count)
+    public static int[] FreePorts(int count)
     {
         var listeners = Enumerable.Range(0, count).Select(_ =>
         {

@@ -1,0 +1,31 @@
+using Flotilla.Node.Http;
+
+namespace Flotilla.Node.Extensions;
+
+/// <summary>
+/// The node's composition, in one place: <c>Program.cs</c> runs it, and in-process tests
+/// build the same app with extra services (an in-memory trace exporter, say).
+/// </summary>
+internal static class NodeApp
+{
+    public static WebApplication Create(string[] args, Action<IServiceCollection>? configure = null)
+    {
+        var builder = WebApplication.CreateBuilder(args);
+
+        builder.AddServiceDefaults();
+        builder.AddFlotillaNode();
+        configure?.Invoke(builder.Services);
+
+        var app = builder.Build();
+
+        app.UseExceptionHandler();
+        app.UseStatusCodePages();
+
+        app.MapDefaultEndpoints();
+        app.MapJobsApi();
+        app.MapWorkflowsApi();
+        app.MapClusterApi();
+
+        return app;
+    }
+}

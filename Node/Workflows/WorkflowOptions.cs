@@ -1,0 +1,19 @@
+namespace Flotilla.Node.Workflows;
+
+/// <summary>The <c>Workflows:*</c> configuration keys: the sandbox limits of every run.</summary>
+internal sealed class WorkflowOptions
+{
+    public const string Section = "Workflows";
+
+    /// <summary>Used when neither the job nor the workflow names a timeout.</summary>
+    public TimeSpan DefaultTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Cap on a run's linear memory; <c>memory.grow</c> past it fails in the guest.</summary>
+    public long MaxMemoryBytes { get; set; } = 64L * 1024 * 1024;
+
+    /// <summary>Cap on what a run may write to stdout (its result).</summary>
+    public int MaxOutputBytes { get; set; } = 1024 * 1024;
+
+    /// <summary>Folder for compiled modules (<c>.cwasm</c>); null keeps them in memory only.</summary>
+    public string? CacheDirectory { get; set; }
+}

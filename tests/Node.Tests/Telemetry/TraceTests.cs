@@ -1,0 +1,153 @@
+using System.Collections.ObjectModel;
+using System.Diagnostics;
+using System.Net;
+using System.Net.Http.Json;
+using System.Net.Sockets;
+using System.Text.Json;
+using Flotilla.Node.Extensions;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
+using OpenTelemetry.Trace;
+
+namespace Flotilla.Node.Tests.Telemetry;
+
+/// <summary>
+/// A real one-node cluster hosted in-process with an in-memory trace exporter: a submitted job
+/// yields a job.claim span and a job.execute span, and the execute span belongs to the trace
+/// of the request that submitted the job.
+/// </summary>
+public sealed class TraceTests : IAsyncLifetime
+{
+    private readonly string _dataDir = Path.Combine(Path.GetTempPath(), "flotilla-trace-tests", Guid.NewGuid().ToString("N"));
+    private readonly LockedCollection<Activity> _spans = new();
+    private readonly int _httpPort = FreePort();
+    private WebApplication? _app;
+    private HttpClient _http = null!;
+
+    public async Task InitializeAsync()
+    {
+        _app = NodeApp.Create(
+            [
+                "--urls", $"http://127.0.0.1:{_httpPort}",
+                "--Cluster:NodeId", "solo",
+                "--Cluster:RaftEndpoint", $"127.0.0.1:{FreePort()}",
+                "--Cluster:Bootstrap", "true",
+                "--Cluster:DataDir", _dataDir,
+                "--Logging:LogLevel:Default", "Warning",
+            ],
+            services => services.AddOpenTelemetry().WithTracing(t => t.AddInMemoryExporter(_spans)));
+        await _app.StartAsync();
+        _http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{_httpPort}/") };
+        await Eventually(async () =>
+        {
+            var workflows = await _http.GetFromJsonAsync<JsonElement>("workflows");
+            return workflows.EnumerateArray().Any(w => w.GetProperty("name").GetString() == "echo");
+        });
+    }
+
+    [Fact]
+    public async Task ASubmittedJobYieldsClaimAndExecuteSpansInTheSubmitTrace()
+    {
+        // The caller's own span: the HttpClient (instrumented in this process too) carries its
+        // trace to the node, whose request span the job remembers.
+        using var caller = new Activity("test.submit") { ActivityTraceFlags = ActivityTraceFlags.Recorded }.SetIdFormat(ActivityIdFormat.W3C).Start();
+        var traceId = caller.TraceId;
+        using var request = new HttpRequestMessage(HttpMethod.Post, "jobs")
+        {
+            Content = JsonContent.Create(new { workflow = "echo", payload = new { traced = true } }),
+        };
+
+        using var response = await _http.SendAsync(request);
+        caller.Stop();
+        Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
+        var jobId = (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("job_id").GetString()!;
+        await Eventually(async () =>
+            (await _http.GetFromJsonAsync<JsonElement>($"jobs/{jobId}")).GetProperty("status").GetString() == "completed",
+            () => _http.GetStringAsync($"jobs/{jobId}"));
+        await Eventually(() => Task.FromResult(_spans.Snapshot().Any(s => s.OperationName == "job.execute")));
+
+        var spans = _spans.Snapshot();
+        var execute = Assert.Single(spans, s => s.OperationName == "job.execute" && Equals(s.GetTagItem("flotilla.job.id"), jobId));
+        Assert.Equal(traceId, execute.TraceId);
+        Assert.Equal("echo", execute.GetTagItem("flotilla.job.workflow"));
+        Assert.Equal(1, execute.GetTagItem("flotilla.job.attempt"));
+        Assert.Equal("solo", execute.GetTagItem("flotilla.node"));
+        Assert.Equal("completed", execute.GetTagItem("flotilla.job.outcome"));
+
+        var claim = Assert.Single(spans, s => s.OperationName == "job.claim" && s.GetTagItem("flotilla.claim.batch_size") is int n && n > 0);
+        Assert.Equal("solo", claim.GetTagItem("flotilla.node"));
+        Assert.True(claim.GetTagItem("flotilla.raft.index") is long index && index > 0);
+    }
+
+    public async Task DisposeAsync()
+    {
+        _http?.Dispose();
+        if (_app is not null)
+        {
+            await _app.StopAsync();
+            await _app.DisposeAsync();
+        }
+
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        try
+        {
+            Directory.Delete(_dataDir, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+
+    private static async Task Eventually(Func<Task<bool>> condition, Func<Task<string>>? explain = null)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        while (DateTime.UtcNow < deadline)
+        {
+            try
+            {
+                if (await condition())
+                {
+                    return;
+                }
+            }
+            catch (HttpRequestException)
+            {
+            }
+
+            await Task.Delay(100);
+        }
+
+        Assert.Fail("Timed out. " + (explain is null ? string.Empty : await explain()));
+    }
+
+    private static int FreePort()
+    {
+        var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
+        listener.Stop();
+        return port;
+    }
+
+    // The exporter adds spans from whichever thread ends them.
+    private sealed class LockedCollection<T> : Collection<T>
+    {
+        private readonly Lock _lock = new();
+
+        public T[] Snapshot()
+        {
+            lock (_lock)
+            {
+                return [.. this];
+            }
+        }
+
+        protected override void InsertItem(int index, T item)
+        {
+            lock (_lock)
+            {
+                base.InsertItem(index, item);
+            }
+        }
+    }
+}
