@@ -3,9 +3,12 @@ namespace Flotilla.Cluster.Tests;
 /// <summary>Finds the Node.dll (and Api.dll) built alongside these tests (same configuration), to run as processes.</summary>
 internal static class NodeBinary
 {
-    public static string Path { get; } = Find("Node");
+    private static readonly Lazy<string> _node = new(() => Find("Node"));
+    private static readonly Lazy<string> _api = new(() => Find("Api"));
 
-    public static string ApiPath { get; } = Find("Api");
+    public static string Path => _node.Value;
+
+    public static string ApiPath => _api.Value;
 
     private static string Find(string project)
     {
