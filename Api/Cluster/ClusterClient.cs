@@ -48,10 +48,15 @@ internal sealed partial class ClusterClient(NodeDirectory nodes, ILogger<Cluster
         }
     }
 
+    /// <summary>
+    /// Reads go to the leader when it is known (it has applied every write it acknowledged, so
+    /// a client reads its own writes), else to any node that answers.
+    /// </summary>
     public async Task<HttpResponseMessage> ReadAsync(Func<Uri, HttpRequestMessage> request, CancellationToken token)
     {
         HttpRequestException? unreachable = null;
-        foreach (var node in nodes.InTryOrder())
+        var leader = _leader;
+        foreach (var node in leader is null ? nodes.InTryOrder() : nodes.InTryOrder().Prepend(leader))
         {
             try
             {
@@ -63,6 +68,10 @@ internal sealed partial class ClusterClient(NodeDirectory nodes, ILogger<Cluster
             catch (HttpRequestException ex) when (ex.InnerException is SocketException)
             {
                 unreachable = ex;
+                if (node == leader)
+                {
+                    _leader = null;
+                }
             }
         }
 

@@ -13,6 +13,9 @@ internal sealed partial class Proposer(RaftNode node, GroupCommit groupCommit, C
 {
     private static readonly TimeSpan LeaderWait = TimeSpan.FromSeconds(5);
 
+    // A follower learns of a commit with the leader's next message: usually within milliseconds.
+    private static readonly TimeSpan ReadYourWritesWait = TimeSpan.FromSeconds(2);
+
     public async Task<CommandResult> ProposeAsync(Command command, CancellationToken token) =>
         (await ProposeAsync([command], 0, token).ConfigureAwait(false)).Results[0];
 
@@ -36,7 +39,9 @@ internal sealed partial class Proposer(RaftNode node, GroupCommit groupCommit, C
                         throw new NoLeaderException($"The write was forwarded {hops} times without reaching the leader.");
                     }
 
-                    return await ForwardAsync(leader, commands, hops + 1, token).ConfigureAwait(false);
+                    var proposed = await ForwardAsync(leader, commands, hops + 1, token).ConfigureAwait(false);
+                    await node.WaitForAppliedAsync(proposed.Index, ReadYourWritesWait, token).ConfigureAwait(false);
+                    return proposed;
                 }
             }
             catch (NoLeaderException ex) when (DateTime.UtcNow < deadline && hops == 0)

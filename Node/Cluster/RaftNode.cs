@@ -39,6 +39,40 @@ internal sealed partial class RaftNode(
     /// <summary>Raised after every locally applied batch (the worker's wake-up call).</summary>
     public event Action<long>? Applied;
 
+    /// <summary>
+    /// Waits (briefly) until this node has applied <paramref name="index"/>: a write forwarded to
+    /// the leader is then readable here too, so a client reads its own writes on any node.
+    /// </summary>
+    public async Task WaitForAppliedAsync(long index, TimeSpan timeout, CancellationToken token)
+    {
+        if (store.AppliedIndex >= index)
+        {
+            return;
+        }
+
+        var reached = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        void OnApplied(long applied)
+        {
+            if (applied >= index)
+            {
+                reached.TrySetResult();
+            }
+        }
+
+        Applied += OnApplied;
+        try
+        {
+            if (store.AppliedIndex < index)
+            {
+                await reached.Task.WaitAsync(timeout, token).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            }
+        }
+        finally
+        {
+            Applied -= OnApplied;
+        }
+    }
+
     /// <summary>Raft started, log and database loaded, and this node is in the membership.</summary>
     public bool IsMember => _started && Cluster is { } c && c.Members.Any(m => !m.IsRemote);
 

@@ -67,7 +67,7 @@ internal sealed partial class JobWorker(
     private TimeSpan NextWait()
     {
         var fallback = TimeSpan.FromMilliseconds(_options.PollMs);
-        if (_running.Count >= _options.Slots || store.NextPendingRunAt() is not { } due)
+        if (BusySlots >= _options.Slots || store.NextPendingRunAt() is not { } due)
         {
             return fallback;
         }
@@ -78,7 +78,7 @@ internal sealed partial class JobWorker(
 
     private async Task ClaimAndStartAsync(CancellationToken token)
     {
-        var free = _options.Slots - _running.Count;
+        var free = _options.Slots - BusySlots;
         if (free <= 0 || !node.IsMember || node.Cluster?.Leader is null)
         {
             return;
@@ -158,6 +158,9 @@ internal sealed partial class JobWorker(
             telemetry.Completed.Add(1, tags);
         }
 
+        // The slot is free once the guest is done; the outcome goes to the log meanwhile.
+        running.Reporting = true;
+        _wake.Set();
         try
         {
             // Stopped by our own shutdown: not the job's failure. Its lease hands it back.
@@ -274,8 +277,19 @@ internal sealed partial class JobWorker(
     [LoggerMessage(EventId = 2005, Level = LogLevel.Information, Message = "Stopping: waiting for {Count} running job(s)")]
     private partial void LogDraining(int count);
 
+    private int BusySlots => _running.Values.Count(r => !r.Reporting);
+
     private sealed class Running(Job job, long claimedAt)
     {
+        private volatile bool _reporting;
+
+        /// <summary>The run is over and its outcome on its way to the log: the slot is free again.</summary>
+        public bool Reporting
+        {
+            get => _reporting;
+            set => _reporting = value;
+        }
+
         public Job Job { get; } = job;
 
         public long ClaimedAt { get; } = claimedAt;

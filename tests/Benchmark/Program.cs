@@ -71,7 +71,15 @@ while (true)
 Console.WriteLine($"leader killed -> write accepted again: {failover.Elapsed.TotalSeconds:0.00} s");
 
 // Jobs that run: a fresh cluster with its workers on (default slots: cores).
-await using var running = TestCluster.Create();
+var slots = Environment.GetEnvironmentVariable("FLOTILLA_BENCH_SLOTS");
+await using var running = TestCluster.Create(configure: n =>
+{
+    if (slots is not null)
+    {
+        n.Settings["Worker:Slots"] = slots;
+    }
+});
+Console.WriteLine($"worker slots per node: {slots ?? "default (cores)"}");
 await running.StartAsync();
 leader = running[await running.WaitForAgreedLeaderAsync(running.Nodes, TimeSpan.FromSeconds(30))];
 follower = running.Nodes.First(n => n != leader);
