@@ -14,13 +14,8 @@ namespace Flotilla.Api.Apis;
 /// </summary>
 internal static class JobsApi
 {
-    public const int MaxBatch = 1000;
-
-    private static readonly JsonSerializerOptions RequestJson = new(JsonSerializerDefaults.Web)
-    {
-        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
-        UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
-    };
+    private const int MaxBatch = SubmitJobRequest.MaxBatch;
+    private static readonly JsonSerializerOptions RequestJson = SubmitJobRequest.RequestJson;
 
     public static IEndpointRouteBuilder MapJobsApiV1(this IEndpointRouteBuilder app)
     {

@@ -12,13 +12,8 @@ namespace Flotilla.Node.Http;
 /// <summary>The job routes of the HTTP contract, served by every node (writes go through the leader).</summary>
 internal static class JobsApi
 {
-    public const int MaxBatch = 1000;
-
-    // Requests are strict: a misspelt field ("max_attempt") is an error, not a silent default.
-    private static readonly JsonSerializerOptions RequestJson = new(ClusterHttp.Json)
-    {
-        UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
-    };
+    private const int MaxBatch = SubmitJobRequest.MaxBatch;
+    private static readonly JsonSerializerOptions RequestJson = SubmitJobRequest.RequestJson;
 
     public static IEndpointRouteBuilder MapJobsApi(this IEndpointRouteBuilder app)
     {

@@ -22,6 +22,19 @@ internal sealed partial record SubmitJobRequest(
     int? TimeoutMs)
 {
     public const int MaxPayloadBytes = 1024 * 1024;
+
+    /// <summary>A request holds at most this many jobs (<c>POST /jobs/batch</c>).</summary>
+    public const int MaxBatch = 1000;
+
+    /// <summary>
+    /// How request bodies are read: snake_case and strict, so a misspelt field ("max_attempt")
+    /// is an error rather than a silent default.
+    /// </summary>
+    public static readonly JsonSerializerOptions RequestJson = new(JsonSerializerDefaults.Web)
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        UnmappedMemberHandling = System.Text.Json.Serialization.JsonUnmappedMemberHandling.Disallow,
+    };
     public const int DefaultMaxAttempts = 5;
     public const string DefaultQueue = "default";
     private static readonly TimeSpan MaxDelay = TimeSpan.FromDays(366);
