@@ -1,12 +1,12 @@
 using Flotilla.Api.Apis;
 using Flotilla.Api.Extensions;
-using Scalar.AspNetCore;
 
-// The public front of a Flotilla cluster: validation, routing writes to the leader, OpenAPI.
+// The public front of a Flotilla cluster: validates, then places writes through the leader.
 var builder = WebApplication.CreateBuilder(args);
 
 builder.AddServiceDefaults();
-builder.AddFlotillaApi();
+builder.AddHttpConventions();
+builder.AddClusterAccess();
 
 var app = builder.Build();
 
@@ -14,10 +14,12 @@ app.UseExceptionHandler();
 app.UseStatusCodePages();
 
 app.MapDefaultEndpoints();
-app.MapOpenApi();
-app.MapScalarApiReference();
+app.MapApiReference();
 app.MapJobsApiV1();
 app.MapWorkflowsApiV1();
 app.MapClusterApiV1();
 
 app.Run();
+
+/// <summary>Entry point, visible to the tests that host the Api in memory.</summary>
+public partial class Program;

@@ -1,16 +1,24 @@
+using System.Net;
 using Flotilla.Api.Cluster;
+using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace Flotilla.Api.Apis;
 
+/// <summary><c>GET /cluster/health</c> as some node sees it (the first that answers).</summary>
 internal static class ClusterApi
 {
-    public static IEndpointRouteBuilder MapClusterApiV1(this IEndpointRouteBuilder app)
+    public static RouteGroupBuilder MapClusterApiV1(this IEndpointRouteBuilder app)
     {
-        app.MapGet("/cluster/health", GetHealthAsync).WithTags("Cluster").Produces(200);
-        return app;
+        var api = app.MapGroup("/cluster").WithTags("Cluster").ProducesProblem(StatusCodes.Status503ServiceUnavailable);
+        api.MapGet("/health", GetHealthAsync);
+        return api;
     }
 
-    /// <summary>The first reachable node's view of the cluster.</summary>
-    private static async Task<IResult> GetHealthAsync(ClusterClient cluster, CancellationToken token) =>
-        new RelayedResponse(await cluster.ReadAsync(node => new HttpRequestMessage(HttpMethod.Get, new Uri(node, "cluster/health")), token));
+    private static async Task<Results<Ok<ClusterHealthView>, ProblemHttpResult>> GetHealthAsync(HttpResponse response, NodeClient nodes, CancellationToken token)
+    {
+        var answer = await nodes.ReadAsync("cluster/health", token);
+        return answer.Status == HttpStatusCode.OK
+            ? TypedResults.Ok(answer.Read<ClusterHealthView>())
+            : NodeResults.Problem(answer, response);
+    }
 }

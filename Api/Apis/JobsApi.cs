@@ -1,56 +1,85 @@
-using System.Net.Http.Headers;
-using System.Text.Json;
-using System.Text.Json.Serialization;
+using System.Net;
+using System.Text;
 using Flotilla.Api.Cluster;
-using Flotilla.Node.Http;
+using Flotilla.Api.Jobs;
+using Flotilla.Api.Workflows;
 using Microsoft.AspNetCore.Http.HttpResults;
-using Microsoft.AspNetCore.Mvc;
 
 namespace Flotilla.Api.Apis;
 
 /// <summary>
-/// The public job routes. Every job is checked here with the nodes' own rules plus "is the
-/// workflow registered"; valid writes go to the leader, reads to any node.
+/// The job routes of the HTTP contract. Bodies are checked here first (bad input never reaches
+/// a node), then writes go through the leader and reads to any node (<see cref="NodeClient"/>).
 /// </summary>
 internal static class JobsApi
 {
-    private const int MaxBatch = SubmitJobRequest.MaxBatch;
-    private static readonly JsonSerializerOptions RequestJson = SubmitJobRequest.RequestJson;
+    public const int MaxBatch = 1000;
 
-    public static IEndpointRouteBuilder MapJobsApiV1(this IEndpointRouteBuilder app)
+    // One job: a payload of at most 1 MiB plus room for the other fields and JSON escapes.
+    private const int MaxJobBody = SubmitJobRequest.MaxPayloadBytes + (64 * 1024);
+
+    // A batch: just under the nodes' own request limit (Kestrel's default 30,000,000 bytes).
+    private const int MaxBatchBody = 28 * 1024 * 1024;
+
+    private static readonly string[] Statuses = ["pending", "running", "completed", "failed", "cancelled"];
+
+    public static RouteGroupBuilder MapJobsApiV1(this IEndpointRouteBuilder app)
     {
-        var jobs = app.MapGroup("").WithTags("Jobs");
-        jobs.MapPost("/jobs", SubmitAsync).Accepts<SubmitJobRequest>("application/json").Produces(202).ProducesValidationProblem();
-        jobs.MapPost("/jobs/batch", SubmitBatchAsync).Accepts<SubmitJobRequest[]>("application/json").Produces(202).ProducesValidationProblem();
-        jobs.MapPost("/new-job", SubmitUrlAsync).Accepts<IFormCollection>("application/x-www-form-urlencoded").Produces(202).DisableAntiforgery();
-        jobs.MapGet("/jobs/{id}", GetAsync).Produces(200).ProducesProblem(404);
-        jobs.MapGet("/jobs", ListAsync).Produces(200).ProducesValidationProblem();
-        jobs.MapPost("/jobs/{id}/cancel", CancelAsync).Produces(200).ProducesProblem(404).ProducesProblem(409);
-        return app;
+        var api = app.MapGroup("").WithTags("Jobs").ProducesProblem(StatusCodes.Status503ServiceUnavailable);
+        api.MapPost("/jobs", SubmitAsync).Accepts<SubmitJobRequest>("application/json").ProducesProblem(StatusCodes.Status413PayloadTooLarge);
+        api.MapPost("/jobs/batch", SubmitBatchAsync).Accepts<SubmitJobRequest[]>("application/json").ProducesProblem(StatusCodes.Status413PayloadTooLarge);
+        api.MapPost("/new-job", SubmitUrlAsync).Accepts<NewJobForm>("application/x-www-form-urlencoded").DisableAntiforgery();
+        api.MapGet("/jobs/{id}", GetAsync).ProducesProblem(StatusCodes.Status404NotFound);
+        api.MapGet("/jobs", ListAsync);
+        api.MapPost("/jobs/{id}/cancel", CancelAsync).ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict);
+        return api;
     }
 
-    private static async Task<IResult> SubmitAsync(HttpRequest request, ClusterClient cluster, WorkflowCatalog catalog, TimeProvider time, CancellationToken token)
+    private static async Task<Results<Accepted<JobView>, ValidationProblem, ProblemHttpResult>> SubmitAsync(
+        HttpRequest request, NodeClient nodes, WorkflowCatalog workflows, TimeProvider time, CancellationToken token)
     {
-        var (body, job, problem) = await ReadAsync<SubmitJobRequest>(request, token);
-        if (problem is not null)
+        var (body, tooLarge) = await NodeResults.ReadBodyAsync(request, MaxJobBody, token);
+        if (tooLarge is not null)
         {
-            return problem;
+            return tooLarge;
         }
 
-        var errors = new Dictionary<string, string[]>();
-        job!.Check(time.GetUtcNow().ToUnixTimeMilliseconds(), "", errors);
-        await CheckWorkflowsAsync(catalog, [(job, "")], errors, token);
-        return errors.Count > 0
-            ? TypedResults.ValidationProblem(errors, title: "The job is not valid.")
-            : await ForwardJsonAsync(cluster, "jobs", body, token);
+        var (job, bad) = NodeResults.ParseStrict<SubmitJobRequest>(body!);
+        if (bad is not null)
+        {
+            return bad;
+        }
+
+        var errors = await ValidateAsync([job!], "", time.GetUtcNow(), workflows, token);
+        if (errors.Count > 0)
+        {
+            return TypedResults.ValidationProblem(errors, title: "The job is not valid.");
+        }
+
+        // The client's own bytes go on: the node sees exactly what was validated.
+        var answer = await nodes.WriteAsync(HttpMethod.Post, "jobs", body, "application/json", token);
+        if (answer.Status != HttpStatusCode.Accepted)
+        {
+            return NodeResults.Problem(answer, request.HttpContext.Response);
+        }
+
+        var stored = answer.Read<JobView>();
+        return TypedResults.Accepted(answer.Location ?? $"/jobs/{stored.JobId}", stored);
     }
 
-    private static async Task<IResult> SubmitBatchAsync(HttpRequest request, ClusterClient cluster, WorkflowCatalog catalog, TimeProvider time, CancellationToken token)
+    private static async Task<Results<Accepted<JobView[]>, ValidationProblem, ProblemHttpResult>> SubmitBatchAsync(
+        HttpRequest request, NodeClient nodes, WorkflowCatalog workflows, TimeProvider time, CancellationToken token)
     {
-        var (body, jobs, problem) = await ReadAsync<SubmitJobRequest?[]>(request, token);
-        if (problem is not null)
+        var (body, tooLarge) = await NodeResults.ReadBodyAsync(request, MaxBatchBody, token);
+        if (tooLarge is not null)
         {
-            return problem;
+            return tooLarge;
+        }
+
+        var (jobs, bad) = NodeResults.ParseStrict<SubmitJobRequest?[]>(body!);
+        if (bad is not null)
+        {
+            return bad;
         }
 
         if (jobs!.Length is 0 or > MaxBatch)
@@ -58,27 +87,20 @@ internal static class JobsApi
             return TypedResults.Problem($"A batch holds 1 to {MaxBatch} jobs; this one has {jobs.Length}.", statusCode: 400, title: "Bad batch size.");
         }
 
-        var errors = new Dictionary<string, string[]>();
-        var now = time.GetUtcNow().ToUnixTimeMilliseconds();
-        for (var i = 0; i < jobs.Length; i++)
+        var errors = await ValidateAsync(jobs, "[{0}].", time.GetUtcNow(), workflows, token);
+        if (errors.Count > 0)
         {
-            if (jobs[i] is null)
-            {
-                errors[$"[{i}]"] = ["a job is required, not null."];
-            }
-            else
-            {
-                jobs[i]!.Check(now, $"[{i}].", errors);
-            }
+            return TypedResults.ValidationProblem(errors, title: "The batch is not valid; no job was accepted.");
         }
 
-        await CheckWorkflowsAsync(catalog, jobs.Select((j, i) => (j, $"[{i}].")).Where(x => x.j is not null)!, errors, token);
-        return errors.Count > 0
-            ? TypedResults.ValidationProblem(errors, title: "The batch is not valid; no job was accepted.")
-            : await ForwardJsonAsync(cluster, "jobs/batch", body, token);
+        var answer = await nodes.WriteAsync(HttpMethod.Post, "jobs/batch", body, "application/json", token);
+        return answer.Status == HttpStatusCode.Accepted
+            ? TypedResults.Accepted(answer.Location ?? "/jobs", answer.Read<JobView[]>())
+            : NodeResults.Problem(answer, request.HttpContext.Response);
     }
 
-    private static async Task<IResult> SubmitUrlAsync(HttpRequest request, ClusterClient cluster, CancellationToken token)
+    private static async Task<Results<Accepted<JobView>, ValidationProblem, ProblemHttpResult>> SubmitUrlAsync(
+        HttpRequest request, NodeClient nodes, CancellationToken token)
     {
         if (!request.HasFormContentType)
         {
@@ -92,60 +114,92 @@ internal static class JobsApi
             return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["url"] = ["url must be an absolute http(s) URL."] });
         }
 
-        return new RelayedResponse(await cluster.WriteAsync(
-            node => new HttpRequestMessage(HttpMethod.Post, new Uri(node, "new-job"))
-            {
-                Content = new FormUrlEncodedContent([new("url", url)]),
-            },
-            token));
+        // The node picks the default workflow and the job id that goes into the payload.
+        var body = Encoding.UTF8.GetBytes("url=" + Uri.EscapeDataString(url));
+        var answer = await nodes.WriteAsync(HttpMethod.Post, "new-job", body, "application/x-www-form-urlencoded", token);
+        if (answer.Status != HttpStatusCode.Accepted)
+        {
+            return NodeResults.Problem(answer, request.HttpContext.Response);
+        }
+
+        var stored = answer.Read<JobView>();
+        return TypedResults.Accepted(answer.Location ?? $"/jobs/{stored.JobId}", stored);
     }
 
-    private static async Task<IResult> GetAsync(string id, HttpRequest request, ClusterClient cluster, CancellationToken token) =>
-        new RelayedResponse(await cluster.ReadAsync(
-            node => new HttpRequestMessage(HttpMethod.Get, new Uri(node, $"jobs/{Uri.EscapeDataString(id)}{request.QueryString}")), token));
-
-    private static async Task<IResult> ListAsync(HttpRequest request, ClusterClient cluster, CancellationToken token) =>
-        new RelayedResponse(await cluster.ReadAsync(
-            node => new HttpRequestMessage(HttpMethod.Get, new Uri(node, $"jobs{request.QueryString}")), token));
-
-    private static async Task<IResult> CancelAsync(string id, ClusterClient cluster, CancellationToken token) =>
-        new RelayedResponse(await cluster.WriteAsync(
-            node => new HttpRequestMessage(HttpMethod.Post, new Uri(node, $"jobs/{Uri.EscapeDataString(id)}/cancel")), token));
-
-    private static async Task CheckWorkflowsAsync(
-        WorkflowCatalog catalog, IEnumerable<(SubmitJobRequest Job, string Prefix)> jobs, Dictionary<string, string[]> errors, CancellationToken token)
+    private static async Task<Results<Ok<JobView>, ProblemHttpResult>> GetAsync(
+        string id, string? consistency, HttpResponse response, NodeClient nodes, CancellationToken token)
     {
-        var named = jobs.Where(j => !errors.ContainsKey(j.Prefix + "workflow") && j.Job.Workflow is not null).ToArray();
-        var unknown = (await catalog.UnknownAsync(named.Select(j => j.Job.Workflow!), token)).ToHashSet();
-        foreach (var (job, prefix) in named.Where(j => unknown.Contains(j.Job.Workflow!)))
-        {
-            errors[prefix + "workflow"] = [$"unknown workflow '{job.Workflow}': register it with PUT /workflows/{job.Workflow} first."];
-        }
+        var answer = await nodes.ReadAsync($"jobs/{Uri.EscapeDataString(id)}{Query(("consistency", consistency))}", token);
+        return answer.Status == HttpStatusCode.OK
+            ? TypedResults.Ok(answer.Read<JobView>())
+            : NodeResults.Problem(answer, response);
     }
 
-    private static async Task<IResult> ForwardJsonAsync(ClusterClient cluster, string path, byte[] body, CancellationToken token) =>
-        new RelayedResponse(await cluster.WriteAsync(
-            node => new HttpRequestMessage(HttpMethod.Post, new Uri(node, path))
-            {
-                Content = new ByteArrayContent(body) { Headers = { ContentType = new MediaTypeHeaderValue("application/json") } },
-            },
-            token));
-
-    private static async Task<(byte[] Body, T? Value, ProblemHttpResult? Problem)> ReadAsync<T>(HttpRequest request, CancellationToken token)
+    private static async Task<Results<Ok<JobPage>, ValidationProblem, ProblemHttpResult>> ListAsync(
+        string? status, string? queue, int? limit, string? after, string? consistency, HttpResponse response, NodeClient nodes, CancellationToken token)
     {
-        using var buffer = new MemoryStream();
-        await request.Body.CopyToAsync(buffer, token);
-        var body = buffer.ToArray();
-        try
+        var errors = new Dictionary<string, string[]>();
+        if (status is not null && !Statuses.Contains(status, StringComparer.OrdinalIgnoreCase))
         {
-            var value = JsonSerializer.Deserialize<T>(body, RequestJson);
-            return value is null
-                ? (body, default, TypedResults.Problem("The body is empty or null.", statusCode: 400, title: "Expected a JSON body."))
-                : (body, value, null);
+            errors["status"] = ["status must be one of pending, running, completed, failed, cancelled."];
         }
-        catch (JsonException ex)
+
+        if (limit is < 1 or > 1000)
         {
-            return (body, default, TypedResults.Problem(ex.Message, statusCode: 400, title: "The body is not valid JSON for this route."));
+            errors["limit"] = ["limit must be between 1 and 1000."];
         }
+
+        if (errors.Count > 0)
+        {
+            return TypedResults.ValidationProblem(errors);
+        }
+
+        var query = Query(("status", status), ("queue", queue), ("limit", limit?.ToString(System.Globalization.CultureInfo.InvariantCulture)), ("after", after), ("consistency", consistency));
+        var answer = await nodes.ReadAsync("jobs" + query, token);
+        return answer.Status == HttpStatusCode.OK
+            ? TypedResults.Ok(answer.Read<JobPage>())
+            : NodeResults.Problem(answer, response);
+    }
+
+    private static async Task<Results<Ok<JobView>, ProblemHttpResult>> CancelAsync(
+        string id, HttpResponse response, NodeClient nodes, CancellationToken token)
+    {
+        var answer = await nodes.WriteAsync(HttpMethod.Post, $"jobs/{Uri.EscapeDataString(id)}/cancel", [], null, token);
+        return answer.Status == HttpStatusCode.OK
+            ? TypedResults.Ok(answer.Read<JobView>())
+            : NodeResults.Problem(answer, response);
+    }
+
+    /// <summary>The node's rules first, then whether each workflow is registered (skipped when that cannot be learnt).</summary>
+    internal static async Task<Dictionary<string, string[]>> ValidateAsync(
+        IReadOnlyList<SubmitJobRequest?> jobs, string prefixFormat, DateTimeOffset now, WorkflowCatalog workflows, CancellationToken token)
+    {
+        var errors = new Dictionary<string, string[]>();
+        for (var i = 0; i < jobs.Count; i++)
+        {
+            var prefix = string.Format(System.Globalization.CultureInfo.InvariantCulture, prefixFormat, i);
+            if (jobs[i] is not { } job)
+            {
+                errors[prefix.TrimEnd('.')] = ["a job must be a JSON object."];
+            }
+            else if (job.Validate(now, prefix, errors) || !errors.ContainsKey(prefix + "workflow"))
+            {
+                if (await workflows.IsKnownAsync(job.Workflow!, token) == false)
+                {
+                    errors[prefix + "workflow"] = [$"unknown workflow '{job.Workflow}'."];
+                }
+            }
+        }
+
+        return errors;
+    }
+
+    private static string Query(params (string Name, string? Value)[] parameters)
+    {
+        var present = parameters.Where(p => p.Value is not null).Select(p => $"{p.Name}={Uri.EscapeDataString(p.Value!)}").ToArray();
+        return present.Length == 0 ? "" : "?" + string.Join('&', present);
     }
 }
+
+/// <summary>The form of <c>POST /new-job</c>: the URL the default workflow gets in its payload.</summary>
+internal sealed record NewJobForm(string Url);

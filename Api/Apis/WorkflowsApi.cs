@@ -1,47 +1,79 @@
-using System.Net.Http.Headers;
+using System.Net;
 using Flotilla.Api.Cluster;
+using Flotilla.Api.Jobs;
+using Flotilla.Api.Workflows;
+using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace Flotilla.Api.Apis;
 
-/// <summary>The workflow registry routes: register a module by name, list what is registered.</summary>
+/// <summary>Registering WebAssembly workflows (a write, through the leader) and listing them.</summary>
 internal static class WorkflowsApi
 {
+    public const string WasmContentType = "application/wasm";
+
+    /// <summary>Largest module the Api takes; the nodes compile and replicate it, so it stays well below their request limit.</summary>
     public const int MaxModuleBytes = 16 * 1024 * 1024;
 
-    public static IEndpointRouteBuilder MapWorkflowsApiV1(this IEndpointRouteBuilder app)
+    private static readonly byte[] WasmMagic = [0x00, 0x61, 0x73, 0x6D];
+
+    public static RouteGroupBuilder MapWorkflowsApiV1(this IEndpointRouteBuilder app)
     {
-        var workflows = app.MapGroup("/workflows").WithTags("Workflows");
-        workflows.MapPut("/{name}", RegisterAsync).Accepts<byte[]>("application/wasm").Produces(200).ProducesProblem(415).ProducesProblem(422);
-        workflows.MapGet("", ListAsync).Produces(200);
-        return app;
+        var api = app.MapGroup("/workflows").WithTags("Workflows").ProducesProblem(StatusCodes.Status503ServiceUnavailable);
+        api.MapPut("/{name}", RegisterAsync).Accepts<byte[]>(WasmContentType).ProducesProblem(StatusCodes.Status413PayloadTooLarge).ProducesProblem(StatusCodes.Status415UnsupportedMediaType);
+        api.MapGet("", ListAsync);
+        return api;
     }
 
-    private static async Task<IResult> RegisterAsync(
-        string name, HttpRequest request, ClusterClient cluster, WorkflowCatalog catalog, CancellationToken token)
+    private static async Task<Results<Ok<WorkflowView>, Created<WorkflowView>, ValidationProblem, ProblemHttpResult>> RegisterAsync(
+        string name, HttpRequest request, NodeClient nodes, WorkflowCatalog workflows, CancellationToken token)
     {
-        if (!string.Equals(request.ContentType, "application/wasm", StringComparison.OrdinalIgnoreCase))
+        if (!SubmitJobRequest.IsName(name))
         {
-            return TypedResults.Problem("Send the module as the body with Content-Type: application/wasm.", statusCode: 415, title: "Expected application/wasm.");
-        }
-
-        if (request.ContentLength > MaxModuleBytes)
-        {
-            return TypedResults.Problem($"A module may be at most {MaxModuleBytes} bytes.", statusCode: 413, title: "Module too large.");
-        }
-
-        using var buffer = new MemoryStream();
-        await request.Body.CopyToAsync(buffer, token);
-        var module = buffer.ToArray();
-        var response = await cluster.WriteAsync(
-            node => new HttpRequestMessage(HttpMethod.Put, new Uri(node, $"workflows/{Uri.EscapeDataString(name)}{request.QueryString}"))
+            return TypedResults.ValidationProblem(new Dictionary<string, string[]>
             {
-                Content = new ByteArrayContent(module) { Headers = { ContentType = new MediaTypeHeaderValue("application/wasm") } },
-            },
-            token);
-        catalog.Invalidate();
-        return new RelayedResponse(response);
+                ["name"] = ["name must be 1-64 characters of a-z, A-Z, 0-9, '.', '_' or '-'."],
+            });
+        }
+
+        if (!string.Equals(request.ContentType?.Split(';')[0].Trim(), WasmContentType, StringComparison.OrdinalIgnoreCase))
+        {
+            return TypedResults.Problem($"Send the module as {WasmContentType}.", statusCode: 415, title: "Expected a WebAssembly module.");
+        }
+
+        var (body, tooLarge) = await NodeResults.ReadBodyAsync(request, MaxModuleBytes, token);
+        if (tooLarge is not null)
+        {
+            return tooLarge;
+        }
+
+        // Only the cheap check: whether it compiles and has _start is for the node's engine to say.
+        if (!body.AsSpan().StartsWith(WasmMagic))
+        {
+            return TypedResults.ValidationProblem(new Dictionary<string, string[]>
+            {
+                ["body"] = ["the body is not a WebAssembly module (it must start with \\0asm)."],
+            });
+        }
+
+        var answer = await nodes.WriteAsync(HttpMethod.Put, $"workflows/{name}", body, WasmContentType, token);
+        switch (answer.Status)
+        {
+            case HttpStatusCode.OK:
+                workflows.Invalidate();
+                return TypedResults.Ok(answer.Read<WorkflowView>());
+            case HttpStatusCode.Created:
+                workflows.Invalidate();
+                return TypedResults.Created(answer.Location ?? $"/workflows/{name}", answer.Read<WorkflowView>());
+            default:
+                return NodeResults.Problem(answer, request.HttpContext.Response);
+        }
     }
 
-    private static async Task<IResult> ListAsync(ClusterClient cluster, CancellationToken token) =>
-        new RelayedResponse(await cluster.ReadAsync(node => new HttpRequestMessage(HttpMethod.Get, new Uri(node, "workflows")), token));
+    private static async Task<Results<Ok<WorkflowView[]>, ProblemHttpResult>> ListAsync(HttpResponse response, NodeClient nodes, CancellationToken token)
+    {
+        var answer = await nodes.ReadAsync("workflows", token);
+        return answer.Status == HttpStatusCode.OK
+            ? TypedResults.Ok(answer.Read<WorkflowView[]>())
+            : NodeResults.Problem(answer, response);
+    }
 }

@@ -3,7 +3,7 @@ namespace Flotilla.Api.Cluster;
 /// <summary>
 /// The nodes the Api fronts (<c>Cluster:Nodes</c>) and the HTTP client it reaches them with.
 /// The client has no retry handler on purpose: re-sending a write is a decision, and
-/// <see cref="ClusterClient"/> only makes it when the request provably was not taken.
+/// <see cref="NodeClient"/> only makes it when the request provably wrote nothing.
 /// </summary>
 internal sealed class NodeDirectory : IDisposable
 {
@@ -11,27 +11,29 @@ internal sealed class NodeDirectory : IDisposable
     private int _preferred;
 
     public NodeDirectory(IConfiguration configuration)
+        : this(ParseNodes(configuration["Cluster:Nodes"]), new SocketsHttpHandler
+        {
+            PooledConnectionLifetime = TimeSpan.FromMinutes(2),
+            ConnectTimeout = TimeSpan.FromSeconds(2),
+        })
     {
-        _nodes = (configuration["Cluster:Nodes"] ?? string.Empty)
-            .Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
-            .Select(u => new Uri(u.EndsWith('/') ? u : u + "/", UriKind.Absolute))
-            .ToArray();
+    }
+
+    /// <summary>For tests: fixed nodes and a fake handler.</summary>
+    public NodeDirectory(IReadOnlyList<Uri> nodes, HttpMessageHandler handler)
+    {
+        _nodes = [.. nodes];
         if (_nodes.Length == 0)
         {
             throw new InvalidOperationException("Cluster:Nodes is empty: give the comma-separated HTTP base URLs of the nodes.");
         }
+
+        Client = new HttpClient(handler) { Timeout = TimeSpan.FromSeconds(30) };
     }
 
     public IReadOnlyList<Uri> Nodes => _nodes;
 
-    public HttpClient Client { get; } = new(new SocketsHttpHandler
-    {
-        PooledConnectionLifetime = TimeSpan.FromMinutes(2),
-        ConnectTimeout = TimeSpan.FromSeconds(2),
-    })
-    {
-        Timeout = TimeSpan.FromSeconds(30),
-    };
+    public HttpClient Client { get; }
 
     /// <summary>The nodes in the order to try them: the last one that answered first.</summary>
     public IEnumerable<Uri> InTryOrder()
@@ -48,6 +50,14 @@ internal sealed class NodeDirectory : IDisposable
             Volatile.Write(ref _preferred, index);
         }
     }
+
+    public static Uri[] ParseNodes(string? list) => (list ?? string.Empty)
+        .Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+        .Select(AsBase)
+        .ToArray();
+
+    /// <summary>A base URL with a trailing slash, so relative routes append instead of replacing the last segment.</summary>
+    public static Uri AsBase(string url) => new(url.EndsWith('/') ? url : url + "/", UriKind.Absolute);
 
     public void Dispose() => Client.Dispose();
 }

@@ -1,47 +1,44 @@
 using Flotilla.Api.Cluster;
-using Microsoft.AspNetCore.Diagnostics;
+using Flotilla.Api.Workflows;
+using Scalar.AspNetCore;
 
 namespace Flotilla.Api.Extensions;
 
 internal static class ApiExtensions
 {
-    /// <summary>The Api's parts: where the nodes are, how to reach the leader, the workflow catalog, OpenAPI.</summary>
-    public static IHostApplicationBuilder AddFlotillaApi(this IHostApplicationBuilder builder)
+    /// <summary>The nodes, leader discovery, the node client, the workflow cache and the /health gate.</summary>
+    public static IHostApplicationBuilder AddClusterAccess(this IHostApplicationBuilder builder)
     {
-        builder.Services.AddSingleton(TimeProvider.System);
-        builder.Services.AddSingleton<NodeDirectory>();
-        builder.Services.AddSingleton<ClusterClient>();
-        builder.Services.AddSingleton<WorkflowCatalog>();
-        builder.Services.AddHealthChecks().AddCheck<LeaderKnownHealthCheck>("cluster-leader");
-        builder.Services.AddProblemDetails();
-        builder.Services.AddExceptionHandler<UnreachableClusterHandler>();
-        builder.Services.AddOpenApi(o => o.AddDocumentTransformer((document, _, _) =>
-        {
-            document.Info.Title = "Flotilla";
-            document.Info.Description = "A distributed background-job system: submit jobs, register WebAssembly workflows, watch the cluster.";
-            return Task.CompletedTask;
-        }));
+        var services = builder.Services;
+        services.AddOptions<ApiOptions>().Bind(builder.Configuration.GetSection(ApiOptions.Section));
+        services.AddSingleton(TimeProvider.System);
+        services.AddSingleton<NodeDirectory>();
+        services.AddSingleton<LeaderLocator>();
+        services.AddSingleton<NodeClient>();
+        services.AddSingleton<WorkflowCatalog>();
+        services.AddHealthChecks().AddCheck<LeaderKnownHealthCheck>("cluster-leader");
         return builder;
     }
-}
 
-/// <summary>No node reachable at all: a 503 problem, so clients back off and retry.</summary>
-internal sealed class UnreachableClusterHandler(IProblemDetailsService problems) : IExceptionHandler
-{
-    public async ValueTask<bool> TryHandleAsync(HttpContext context, Exception exception, CancellationToken cancellationToken)
+    /// <summary>snake_case JSON, and problem details for every error, the cluster's included.</summary>
+    public static IHostApplicationBuilder AddHttpConventions(this IHostApplicationBuilder builder)
     {
-        if (exception is not HttpRequestException)
+        builder.Services.ConfigureHttpJsonOptions(o =>
         {
-            return false;
-        }
-
-        context.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
-        context.Response.Headers.RetryAfter = "1";
-        return await problems.TryWriteAsync(new ProblemDetailsContext
-        {
-            HttpContext = context,
-            Exception = exception,
-            ProblemDetails = { Status = 503, Title = "The cluster is unreachable.", Detail = exception.Message },
+            o.SerializerOptions.PropertyNamingPolicy = ApiJson.Options.PropertyNamingPolicy;
+            o.SerializerOptions.Converters.Add(new System.Text.Json.Serialization.JsonStringEnumConverter(System.Text.Json.JsonNamingPolicy.SnakeCaseLower));
         });
+        builder.Services.AddProblemDetails();
+        builder.Services.AddExceptionHandler<ClusterUnavailableHandler>();
+        builder.Services.AddOpenApi();
+        return builder;
+    }
+
+    /// <summary>The OpenAPI document at /openapi/v1.json and a browsable reference at /scalar, in every environment.</summary>
+    public static WebApplication MapApiReference(this WebApplication app)
+    {
+        app.MapOpenApi();
+        app.MapScalarApiReference();
+        return app;
     }
 }

@@ -78,10 +78,15 @@ internal sealed partial class Proposer(RaftNode node, GroupCommit groupCommit, C
         {
             response = await http.Client.SendAsync(request, token).ConfigureAwait(false);
         }
-        catch (HttpRequestException ex)
+        catch (HttpRequestException ex) when (ex.HttpRequestError == HttpRequestError.ConnectionError)
         {
             // Nothing reached the leader, so nothing can have been written: safe to retry.
             throw new NoLeaderException($"The leader at {url} is unreachable: {ex.Message}");
+        }
+        catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException && !token.IsCancellationRequested)
+        {
+            // The request left; the leader may have written it. Only the client can retry safely.
+            throw new WriteOutcomeUnknownException($"The leader at {url} failed after taking the write ({ex.Message}); it may or may not be applied. Retry with an idempotency_key.");
         }
 
         using (response)

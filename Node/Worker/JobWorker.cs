@@ -52,8 +52,10 @@ internal sealed partial class JobWorker(
                 {
                     await ClaimAndStartAsync(stoppingToken).ConfigureAwait(false);
                 }
-                catch (Exception ex) when (ex is NoLeaderException or HttpRequestException or TaskCanceledException && !stoppingToken.IsCancellationRequested)
+                catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
                 {
+                    // No leader, a lost answer, a busy disk: the next wake-up tries again. The
+                    // loop must outlive any one failure, or the node stops running jobs.
                     LogClaimDeferred(ex.Message);
                 }
             }
@@ -209,7 +211,7 @@ internal sealed partial class JobWorker(
 
                 return;
             }
-            catch (Exception ex) when (ex is NoLeaderException or HttpRequestException or TaskCanceledException && time.GetUtcNow() < deadline)
+            catch (Exception ex) when (ex is NoLeaderException or WriteOutcomeUnknownException or HttpRequestException or TaskCanceledException && time.GetUtcNow() < deadline)
             {
                 await Task.Delay(250).ConfigureAwait(false);
             }
@@ -236,7 +238,7 @@ internal sealed partial class JobWorker(
             {
                 await proposer.ProposeAsync(new RenewLeases(node.NodeId, due, _options.LeaseMs), token).ConfigureAwait(false);
             }
-            catch (Exception ex) when (ex is NoLeaderException or HttpRequestException or TaskCanceledException && !token.IsCancellationRequested)
+            catch (Exception ex) when (!token.IsCancellationRequested)
             {
                 LogRenewDeferred(due.Length, ex.Message);
             }

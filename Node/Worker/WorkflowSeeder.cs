@@ -40,12 +40,17 @@ internal sealed partial class WorkflowSeeder(RaftNode node, JobStore store, Prop
                 LogSeeded(missing.Length);
                 return;
             }
-            catch (NoLeaderException)
+            catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
             {
-                // Leadership moved: whoever leads now seeds, or this node retries.
+                // Leadership moved or the answer was lost: whoever leads now seeds, or this
+                // node retries (registering the same module twice changes nothing).
+                LogRetry(ex.Message);
             }
         }
     }
+
+    [LoggerMessage(EventId = 2202, Level = LogLevel.Debug, Message = "Seeding built-in workflows deferred: {Reason}")]
+    private partial void LogRetry(string reason);
 
     [LoggerMessage(EventId = 2201, Level = LogLevel.Information, Message = "Registered {Count} built-in workflow(s)")]
     private partial void LogSeeded(int count);

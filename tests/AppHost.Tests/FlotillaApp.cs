@@ -49,7 +49,7 @@ public sealed class FlotillaApp : IAsyncLifetime
     {
         for (var attempt = 0; attempt < 100; attempt++)
         {
-            var start = Random.Shared.Next(20_000, 60_000);
+            var start = Random.Shared.Next(20_000, 32_000); // below the ephemeral range, so no outgoing connection holds it
             var listeners = new List<System.Net.Sockets.TcpListener>();
             try
             {

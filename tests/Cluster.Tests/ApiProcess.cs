@@ -1,60 +1,135 @@
 using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
 
 namespace Flotilla.Cluster.Tests;
 
-/// <summary>The real Api in its own process on 127.0.0.1, fronting the given nodes.</summary>
+/// <summary>The built Api.dll in its own process on 127.0.0.1, fronting the given nodes.</summary>
 internal sealed class ApiProcess : IAsyncDisposable
 {
+    private readonly Queue<string> _output = new();
     private readonly Process _process;
 
     private ApiProcess(Process process, Uri url)
     {
         _process = process;
+        Url = url;
         Http = new HttpClient { BaseAddress = url, Timeout = TimeSpan.FromSeconds(30) };
     }
 
+    public Uri Url { get; }
+
     public HttpClient Http { get; }
 
-    public static async Task<ApiProcess> StartAsync(int port, IEnumerable<NodeProcess> nodes)
+    /// <summary>
+    /// Starts the Api on a free port. The port is free when picked but not reserved, so another
+    /// process may take it first; then the Api exits at once and is started on another one.
+    /// </summary>
+    public static async Task<ApiProcess> StartAsync(IReadOnlyList<NodeProcess> nodes)
     {
-        var info = new ProcessStartInfo("dotnet") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
+        for (var attempt = 1; ; attempt++)
+        {
+            var api = StartOnFreePort(nodes);
+            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(20);
+            while (DateTime.UtcNow < deadline && !api._process.HasExited && !api.RecentOutput().Contains("Now listening on", StringComparison.Ordinal))
+            {
+                await Task.Delay(100);
+            }
+
+            if (!api._process.HasExited || attempt == 3)
+            {
+                return api;
+            }
+
+            await api.DisposeAsync();
+        }
+    }
+
+    private static ApiProcess StartOnFreePort(IReadOnlyList<NodeProcess> nodes)
+    {
+        var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
+        listener.Stop();
+
+        var url = new Uri($"http://127.0.0.1:{port}/");
+        var info = new ProcessStartInfo("dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
         foreach (var arg in new[]
         {
-            NodeBinary.ApiPath, "--urls", $"http://127.0.0.1:{port}",
-            "--Cluster:Nodes", string.Join(',', nodes.Select(n => n.Url.ToString().TrimEnd('/'))),
+            FindBinary(), "--urls", url.ToString().TrimEnd('/'),
+            "--Cluster:Nodes", string.Join(',', nodes.Select(n => n.Url.ToString())),
+            "--Logging:LogLevel:Default", "Information",
         })
         {
             info.ArgumentList.Add(arg);
         }
 
+        info.Environment["DOTNET_ENVIRONMENT"] = "Production";
+        info.Environment["ASPNETCORE_ENVIRONMENT"] = "Production";
         info.Environment.Remove("OTEL_EXPORTER_OTLP_ENDPOINT");
-        var process = Process.Start(info)!;
-        process.OutputDataReceived += (_, _) => { };
-        process.ErrorDataReceived += (_, _) => { };
+
+        var process = new Process { StartInfo = info, EnableRaisingEvents = true };
+        var api = new ApiProcess(process, url);
+        process.OutputDataReceived += (_, e) => api.Remember(e.Data);
+        process.ErrorDataReceived += (_, e) => api.Remember(e.Data);
+        process.Start();
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
+        return api;
+    }
 
-        var api = new ApiProcess(process, new Uri($"http://127.0.0.1:{port}/"));
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
-        while (DateTime.UtcNow < deadline)
+    /// <summary>True once the Api's /health says a leader is known.</summary>
+    public async Task<bool> IsHealthyAsync()
+    {
+        try
         {
-            try
-            {
-                using var health = await api.Http.GetAsync("health");
-                if (health.IsSuccessStatusCode)
-                {
-                    return api;
-                }
-            }
-            catch (HttpRequestException)
-            {
-            }
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+            using var response = await Http.GetAsync("health", timeout.Token);
+            return response.IsSuccessStatusCode;
+        }
+        catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException)
+        {
+            return false;
+        }
+    }
 
-            await Task.Delay(200);
+    public string RecentOutput()
+    {
+        lock (_output)
+        {
+            return $"--- api (last {_output.Count} lines) ---{Environment.NewLine}{string.Join(Environment.NewLine, _output)}";
+        }
+    }
+
+    private void Remember(string? line)
+    {
+        if (line is null)
+        {
+            return;
         }
 
-        await api.DisposeAsync();
-        throw new TimeoutException("The Api did not turn healthy.");
+        lock (_output)
+        {
+            _output.Enqueue(line);
+            while (_output.Count > 300)
+            {
+                _output.Dequeue();
+            }
+        }
+    }
+
+    // Api.dll is built beside Node.dll (same configuration), as NodeBinary finds it.
+    private static string FindBinary()
+    {
+        var nodeBin = new FileInfo(NodeBinary.Path).Directory!;
+        var root = nodeBin.Parent!.Parent!.Parent!.Parent!.FullName; // <root>/Node/bin/<Configuration>/net10.0
+        var candidate = Path.Combine(root, "Api", "bin", nodeBin.Parent!.Name, "net10.0", "Api.dll");
+        return File.Exists(candidate) ? candidate : throw new FileNotFoundException("Api is not built: " + candidate);
     }
 
     public ValueTask DisposeAsync()

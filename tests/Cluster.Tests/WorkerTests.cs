@@ -21,7 +21,7 @@ public sealed class WorkerTests : IAsyncLifetime
     public async Task InitializeAsync()
     {
         await _cluster.StartAsync();
-        _api = await ApiProcess.StartAsync(TestCluster.FreePorts(1)[0], _cluster.Nodes);
+        _api = await ApiProcess.StartAsync(_cluster.Nodes);
     }
 
     public async Task DisposeAsync()

@@ -1,0 +1,77 @@
+using System.Net.Http.Json;
+using System.Text.Json;
+
+namespace Flotilla.Api.Cluster;
+
+/// <summary>
+/// Knows where to send writes: the leader's HTTP URL as some node reports it in
+/// <c>GET /cluster/health</c> (<c>leader_url</c>). Without it (older nodes, or a leader that
+/// has not said) writes go to any node, which forwards them to the leader itself.
+/// </summary>
+internal sealed class LeaderLocator(NodeDirectory nodes, ILogger<LeaderLocator> logger)
+{
+    private static readonly TimeSpan HealthTimeout = TimeSpan.FromSeconds(2);
+    private Uri? _leader;
+
+    /// <summary>The leader's URL as last learnt, or null.</summary>
+    public Uri? Current => Volatile.Read(ref _leader);
+
+    /// <summary>Forgets the leader if it is still <paramref name="which"/> (another request may already have found the next one).</summary>
+    public void Forget(Uri which) => Interlocked.CompareExchange(ref _leader, null, which);
+
+    /// <summary>Asks the nodes, in try order, for the leader; returns its URL or null if none reported one.</summary>
+    public async Task<Uri?> DiscoverAsync(CancellationToken token)
+    {
+        foreach (var node in nodes.InTryOrder())
+        {
+            var health = await HealthOfAsync(node, token);
+            if (health is not { HasLeader: true })
+            {
+                continue;
+            }
+
+            if (string.IsNullOrWhiteSpace(health.LeaderUrl) || !Uri.TryCreate(NodeDirectory.AsBase(health.LeaderUrl).ToString(), UriKind.Absolute, out var url))
+            {
+                LogMessages.NoLeaderUrl(logger);
+                return null;
+            }
+
+            if (Interlocked.Exchange(ref _leader, url) != url)
+            {
+                LogMessages.LeaderFound(logger, health.Leader, url, node);
+            }
+
+            return url;
+        }
+
+        return null;
+    }
+
+    /// <summary>The first node's health that reports a leader, or null when none does (the Api's /health).</summary>
+    public async Task<(Uri Node, ClusterHealthView Health)?> FirstWithLeaderAsync(CancellationToken token)
+    {
+        foreach (var node in nodes.InTryOrder())
+        {
+            if (await HealthOfAsync(node, token) is { HasLeader: true } health)
+            {
+                return (node, health);
+            }
+        }
+
+        return null;
+    }
+
+    public async Task<ClusterHealthView?> HealthOfAsync(Uri node, CancellationToken token)
+    {
+        try
+        {
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(token);
+            timeout.CancelAfter(HealthTimeout);
+            return await nodes.Client.GetFromJsonAsync<ClusterHealthView>(new Uri(node, "cluster/health"), ApiJson.Options, timeout.Token);
+        }
+        catch (Exception ex) when (ex is HttpRequestException or JsonException or OperationCanceledException && !token.IsCancellationRequested)
+        {
+            return null;
+        }
+    }
+}

@@ -1,0 +1,13 @@
+using System.Net;
+using System.Text.Json;
+
+namespace Flotilla.Api.Cluster;
+
+/// <summary>A node's answer, buffered (bodies are small and bounded), with the headers the Api passes on.</summary>
+internal sealed record NodeAnswer(Uri Node, HttpStatusCode Status, byte[] Body, string? Location, string? RetryAfter)
+{
+    public bool IsSuccess => (int)Status is >= 200 and < 300;
+
+    public T Read<T>() => JsonSerializer.Deserialize<T>(Body, ApiJson.Options)
+        ?? throw new JsonException($"{Node} answered {(int)Status} with an empty body.");
+}
