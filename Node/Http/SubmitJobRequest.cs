@@ -6,9 +6,8 @@ namespace Flotilla.Node.Http;
 
 /// <summary>
 /// One job as a client submits it (<c>POST /jobs</c>, an element of <c>POST /jobs/batch</c>),
-/// and the rules it must meet. The Api compiles this same file, so both fronts accept and
-/// refuse exactly the same jobs with the same messages; nothing is proposed until every job
-/// of a request is valid.
+/// and the rules it must meet; nothing is proposed until every job of a request is valid.
+/// <c>Api/Jobs/SubmitJobRequest.cs</c> mirrors these rules and messages: change both.
 /// </summary>
 internal sealed partial record SubmitJobRequest(
     string? Workflow,
