@@ -3,6 +3,7 @@ using System.Text;
 using Flotilla.Api.Cluster;
 using Flotilla.Api.Jobs;
 using Flotilla.Api.Workflows;
+using Flotilla.Node.Http;
 using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace Flotilla.Api.Apis;

@@ -2,6 +2,7 @@ using System.Net;
 using Flotilla.Api.Cluster;
 using Flotilla.Api.Jobs;
 using Flotilla.Api.Workflows;
+using Flotilla.Node.Http;
 using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace Flotilla.Api.Apis;

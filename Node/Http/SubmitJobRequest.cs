@@ -7,7 +7,8 @@ namespace Flotilla.Node.Http;
 /// <summary>
 /// One job as a client submits it (<c>POST /jobs</c>, an element of <c>POST /jobs/batch</c>),
 /// and the rules it must meet; nothing is proposed until every job of a request is valid.
-/// <c>Api/Jobs/SubmitJobRequest.cs</c> mirrors these rules and messages: change both.
+/// The Api compiles this same file, so it refuses exactly what a node would, with the same
+/// messages, before any node sees the request (the node checks again: it is the authority).
 /// </summary>
 internal sealed partial record SubmitJobRequest(
     string? Workflow,
@@ -109,6 +110,13 @@ internal sealed partial record SubmitJobRequest(
 
         return errors.Count > before ? null : runAt;
     }
+
+    /// <summary>Adds an error per bad field (keys prefixed, e.g. <c>[3].priority</c>); true when there was none.</summary>
+    public bool Validate(DateTimeOffset now, string prefix, Dictionary<string, string[]> errors) =>
+        Check(now.ToUnixTimeMilliseconds(), prefix, errors) is not null;
+
+    /// <summary>Whether a workflow or queue name is well formed.</summary>
+    public static bool IsName(string value) => NamePattern().IsMatch(value);
 
     /// <summary>The payload as stored: its JSON text, <c>null</c> when absent.</summary>
     public string PayloadJson() => Payload is { } p ? p.GetRawText() : "null";

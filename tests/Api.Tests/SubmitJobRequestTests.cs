@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Flotilla.Api.Cluster;
 using Flotilla.Api.Jobs;
+using Flotilla.Node.Http;
 
 namespace Flotilla.Api.Tests;
 
