@@ -173,7 +173,7 @@ internal sealed partial class JobWorker(
         }
         finally
         {
-            _running.TryRemove(job.JobId, out _);
+            _running.TryRemove(new KeyValuePair<string, Running>(job.JobId, running)); // only this attempt's entry
             _wake.Set();
         }
     }
