@@ -92,9 +92,9 @@ internal static class JobsApi
 
         var form = await request.ReadFormAsync(token);
         var url = form["url"].ToString();
-        if (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || (uri.Scheme != Uri.UriSchemeHttp && uri.Scheme != Uri.UriSchemeHttps))
+        if (!SubmitJobRequest.IsJobUrl(url))
         {
-            return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["url"] = ["url must be an absolute http(s) URL."] });
+            return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["url"] = [SubmitJobRequest.JobUrlRule] });
         }
 
         var id = NewJobId();

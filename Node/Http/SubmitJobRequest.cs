@@ -115,6 +115,12 @@ internal sealed partial record SubmitJobRequest(
     public bool Validate(DateTimeOffset now, string prefix, Dictionary<string, string[]> errors) =>
         Check(now.ToUnixTimeMilliseconds(), prefix, errors) is not null;
 
+    /// <summary>The rule for <c>POST /new-job</c>'s <c>url</c> field: an absolute http(s) URL.</summary>
+    public const string JobUrlRule = "url must be an absolute http(s) URL.";
+
+    public static bool IsJobUrl(string url) =>
+        Uri.TryCreate(url, UriKind.Absolute, out var uri) && (uri.Scheme == Uri.UriSchemeHttp || uri.Scheme == Uri.UriSchemeHttps);
+
     /// <summary>Whether a workflow or queue name is well formed.</summary>
     public static bool IsName(string value) => NamePattern().IsMatch(value);
 

@@ -7,7 +7,7 @@ namespace Flotilla.Cluster.Tests;
 /// <summary>The built Api.dll in its own process on 127.0.0.1, fronting the given nodes.</summary>
 internal sealed class ApiProcess : IAsyncDisposable
 {
-    private readonly Queue<string> _output = new();
+    private readonly OutputTail _output = new("api");
     private readonly Process _process;
 
     private ApiProcess(Process process, Uri url)
@@ -75,8 +75,8 @@ internal sealed class ApiProcess : IAsyncDisposable
 
         var process = new Process { StartInfo = info, EnableRaisingEvents = true };
         var api = new ApiProcess(process, url);
-        process.OutputDataReceived += (_, e) => api.Remember(e.Data);
-        process.ErrorDataReceived += (_, e) => api.Remember(e.Data);
+        process.OutputDataReceived += (_, e) => api._output.Add(e.Data);
+        process.ErrorDataReceived += (_, e) => api._output.Add(e.Data);
         process.Start();
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
@@ -98,30 +98,8 @@ internal sealed class ApiProcess : IAsyncDisposable
         }
     }
 
-    public string RecentOutput()
-    {
-        lock (_output)
-        {
-            return $"--- api (last {_output.Count} lines) ---{Environment.NewLine}{string.Join(Environment.NewLine, _output)}";
-        }
-    }
+    public string RecentOutput() => _output.ToString();
 
-    private void Remember(string? line)
-    {
-        if (line is null)
-        {
-            return;
-        }
-
-        lock (_output)
-        {
-            _output.Enqueue(line);
-            while (_output.Count > 300)
-            {
-                _output.Dequeue();
-            }
-        }
-    }
 
     // Api.dll is built beside Node.dll (same configuration), as NodeBinary finds it.
     private static string FindBinary()

@@ -10,12 +10,13 @@ namespace Flotilla.Cluster.Tests;
 /// </summary>
 internal sealed class NodeProcess : IAsyncDisposable
 {
-    private readonly Queue<string> _output = new();
+    private readonly OutputTail _output;
     private Process? _process;
 
     public NodeProcess(string nodeId, int httpPort, int raftPort, string dataDir)
     {
         NodeId = nodeId;
+        _output = new OutputTail(nodeId);
         HttpPort = httpPort;
         RaftPort = raftPort;
         DataDir = dataDir;
@@ -98,8 +99,8 @@ internal sealed class NodeProcess : IAsyncDisposable
         info.Environment.Remove("OTEL_EXPORTER_OTLP_ENDPOINT");
 
         var process = new Process { StartInfo = info, EnableRaisingEvents = true };
-        process.OutputDataReceived += (_, e) => Remember(e.Data);
-        process.ErrorDataReceived += (_, e) => Remember(e.Data);
+        process.OutputDataReceived += (_, e) => _output.Add(e.Data);
+        process.ErrorDataReceived += (_, e) => _output.Add(e.Data);
         process.Start();
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
@@ -148,30 +149,8 @@ internal sealed class NodeProcess : IAsyncDisposable
     public async Task<StoreStateDto> GetStateAsync(CancellationToken token = default) =>
         (await Http.GetFromJsonAsync<StoreStateDto>("cluster/state", Json.Options, token))!;
 
-    public string RecentOutput()
-    {
-        lock (_output)
-        {
-            return $"--- {NodeId} (last {_output.Count} lines) ---{Environment.NewLine}{string.Join(Environment.NewLine, _output)}";
-        }
-    }
+    public string RecentOutput() => _output.ToString();
 
-    private void Remember(string? line)
-    {
-        if (line is null)
-        {
-            return;
-        }
-
-        lock (_output)
-        {
-            _output.Enqueue(line);
-            while (_output.Count > 300)
-            {
-                _output.Dequeue();
-            }
-        }
-    }
 
     public ValueTask DisposeAsync()
     {
