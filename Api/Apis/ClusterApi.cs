@@ -1,5 +1,6 @@
 using System.Net;
 using Flotilla.Api.Cluster;
+using Flotilla.Api.Security;
 using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace Flotilla.Api.Apis;
@@ -10,7 +11,7 @@ internal static class ClusterApi
     public static RouteGroupBuilder MapClusterApiV1(this IEndpointRouteBuilder app)
     {
         var api = app.MapGroup("/cluster").WithTags("Cluster").ProducesProblem(StatusCodes.Status503ServiceUnavailable);
-        api.MapGet("/health", GetHealthAsync);
+        api.MapGet("/health", GetHealthAsync).RequireAuthorization(ApiScopes.JobsRead);
         return api;
     }
 

@@ -2,6 +2,7 @@ using System.Net;
 using System.Text;
 using Flotilla.Api.Cluster;
 using Flotilla.Api.Jobs;
+using Flotilla.Api.Security;
 using Flotilla.Api.Workflows;
 using Flotilla.Node.Http;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -27,12 +28,12 @@ internal static class JobsApi
     public static RouteGroupBuilder MapJobsApiV1(this IEndpointRouteBuilder app)
     {
         var api = app.MapGroup("").WithTags("Jobs").ProducesProblem(StatusCodes.Status503ServiceUnavailable);
-        api.MapPost("/jobs", SubmitAsync).Accepts<SubmitJobRequest>("application/json").ProducesProblem(StatusCodes.Status413PayloadTooLarge);
-        api.MapPost("/jobs/batch", SubmitBatchAsync).Accepts<SubmitJobRequest[]>("application/json").ProducesProblem(StatusCodes.Status413PayloadTooLarge);
-        api.MapPost("/new-job", SubmitUrlAsync).Accepts<NewJobForm>("application/x-www-form-urlencoded").DisableAntiforgery();
-        api.MapGet("/jobs/{id}", GetAsync).ProducesProblem(StatusCodes.Status404NotFound);
-        api.MapGet("/jobs", ListAsync);
-        api.MapPost("/jobs/{id}/cancel", CancelAsync).ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict);
+        api.MapPost("/jobs", SubmitAsync).Accepts<SubmitJobRequest>("application/json").ProducesProblem(StatusCodes.Status413PayloadTooLarge).RequireAuthorization(ApiScopes.JobsWrite);
+        api.MapPost("/jobs/batch", SubmitBatchAsync).Accepts<SubmitJobRequest[]>("application/json").ProducesProblem(StatusCodes.Status413PayloadTooLarge).RequireAuthorization(ApiScopes.JobsWrite);
+        api.MapPost("/new-job", SubmitUrlAsync).Accepts<NewJobForm>("application/x-www-form-urlencoded").DisableAntiforgery().RequireAuthorization(ApiScopes.JobsWrite);
+        api.MapGet("/jobs/{id}", GetAsync).ProducesProblem(StatusCodes.Status404NotFound).RequireAuthorization(ApiScopes.JobsRead);
+        api.MapGet("/jobs", ListAsync).RequireAuthorization(ApiScopes.JobsRead);
+        api.MapPost("/jobs/{id}/cancel", CancelAsync).ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict).RequireAuthorization(ApiScopes.JobsWrite);
         return api;
     }
 

@@ -1,6 +1,7 @@
 using System.Net;
 using Flotilla.Api.Cluster;
 using Flotilla.Api.Jobs;
+using Flotilla.Api.Security;
 using Flotilla.Api.Workflows;
 using Flotilla.Node.Http;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -20,8 +21,9 @@ internal static class WorkflowsApi
     public static RouteGroupBuilder MapWorkflowsApiV1(this IEndpointRouteBuilder app)
     {
         var api = app.MapGroup("/workflows").WithTags("Workflows").ProducesProblem(StatusCodes.Status503ServiceUnavailable);
-        api.MapPut("/{name}", RegisterAsync).Accepts<byte[]>(WasmContentType).ProducesProblem(StatusCodes.Status413PayloadTooLarge).ProducesProblem(StatusCodes.Status415UnsupportedMediaType);
-        api.MapGet("", ListAsync);
+        api.MapPut("/{name}", RegisterAsync).Accepts<byte[]>(WasmContentType).ProducesProblem(StatusCodes.Status413PayloadTooLarge).ProducesProblem(StatusCodes.Status415UnsupportedMediaType)
+            .RequireAuthorization(ApiScopes.WorkflowsAdmin);
+        api.MapGet("", ListAsync).RequireAuthorization(ApiScopes.JobsRead);
         return api;
     }
 

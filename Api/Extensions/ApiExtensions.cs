@@ -34,11 +34,11 @@ internal static class ApiExtensions
         return builder;
     }
 
-    /// <summary>The OpenAPI document at /openapi/v1.json and a browsable reference at /scalar, in every environment.</summary>
+    /// <summary>The OpenAPI document at /openapi/v1.json and a browsable reference at /scalar, in every environment, without a key.</summary>
     public static WebApplication MapApiReference(this WebApplication app)
     {
-        app.MapOpenApi();
-        app.MapScalarApiReference();
+        app.MapOpenApi().AllowAnonymous();
+        app.MapScalarApiReference().AllowAnonymous();
         return app;
     }
 }

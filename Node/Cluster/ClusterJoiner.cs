@@ -25,8 +25,10 @@ internal sealed partial class ClusterJoiner(IOptions<ClusterOptions> options, Cl
         var targets = options.Value.JoinUrls();
         if (targets.Count == 0)
         {
-            throw new InvalidOperationException(
-                "This node is not a member yet and has nobody to ask: set Cluster:Join to a member's URL, or Cluster:Bootstrap=true on the first node of a new cluster.");
+            throw new InvalidOperationException(node.HasData
+                ? "This node has data but its stored membership does not list it (members.bin lost?), and it never founds a second cluster. "
+                    + "Set Cluster:Join to a member's URL to rejoin, or remove it (DELETE /cluster/members/{endpoint} on any member) and start it on an empty data folder to join as a new member."
+                : "This node is not a member yet and has nobody to ask: set Cluster:Join to a member's URL, or Cluster:Bootstrap=true on the first node of a new cluster.");
         }
 
         var backoff = TimeSpan.FromMilliseconds(250);
@@ -38,7 +40,7 @@ internal sealed partial class ClusterJoiner(IOptions<ClusterOptions> options, Cl
                 {
                     using var response = await http.Client.PostAsJsonAsync(
                         new Uri(target, "cluster/members"),
-                        new JoinRequest(self.ToString()!, options.Value.NodeId),
+                        new JoinRequest(self.ToString()!, options.Value.NodeId, node.HasData),
                         ClusterHttp.Json,
                         token).ConfigureAwait(false);
                     if (response.IsSuccessStatusCode)
@@ -47,7 +49,21 @@ internal sealed partial class ClusterJoiner(IOptions<ClusterOptions> options, Cl
                         return;
                     }
 
-                    LogJoinRefused(target.ToString(), (int)response.StatusCode, await response.Content.ReadAsStringAsync(token).ConfigureAwait(false));
+                    var detail = await response.Content.ReadAsStringAsync(token).ConfigureAwait(false);
+                    if (response.StatusCode == HttpStatusCode.Unauthorized)
+                    {
+                        // Definitive: the cluster does not share this node's secret. Nothing was changed.
+                        throw new InvalidOperationException(
+                            $"{target} refused this node's cluster secret (401): set the same Cluster:Secret on every node. {detail}");
+                    }
+
+                    if (response.StatusCode == HttpStatusCode.Conflict)
+                    {
+                        LogLostMember(target.ToString(), detail);
+                        continue;
+                    }
+
+                    LogJoinRefused(target.ToString(), (int)response.StatusCode, detail);
                 }
                 catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException && !token.IsCancellationRequested)
                 {
@@ -69,9 +85,17 @@ internal sealed partial class ClusterJoiner(IOptions<ClusterOptions> options, Cl
     [LoggerMessage(EventId = 1203, Level = LogLevel.Information, Message = "Join through {Target} refused with {Status}: {Detail}; retrying")]
     private partial void LogJoinRefused(string target, int status, string detail);
 
+    [LoggerMessage(EventId = 1205, Level = LogLevel.Warning, Message = "Join through {Target} refused: {Detail}; retrying until the old member is removed")]
+    private partial void LogLostMember(string target, string detail);
+
     [LoggerMessage(EventId = 1204, Level = LogLevel.Information, Message = "Join target {Target} unreachable ({Reason}); retrying")]
     private partial void LogJoinUnreachable(string target, string reason);
 }
 
-/// <summary>Body of <c>POST /cluster/members</c>.</summary>
-internal sealed record JoinRequest(string Endpoint, string? NodeId);
+/// <summary>
+/// Body of <c>POST /cluster/members</c>. <paramref name="HasData"/> false says the joiner is
+/// empty: if its endpoint is still a member, it is a lost member coming back without its log,
+/// and it may join only as a new member once the old one is removed. Null (an older node) is
+/// taken as true.
+/// </summary>
+internal sealed record JoinRequest(string Endpoint, string? NodeId, bool? HasData = null);

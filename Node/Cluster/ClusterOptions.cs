@@ -40,6 +40,12 @@ internal sealed class ClusterOptions
     /// </summary>
     public bool FlushBeforeAck { get; set; } = true;
 
+    /// <summary>
+    /// The shared cluster secret: node-to-node routes refuse callers without it. Required
+    /// outside Development; without it (Development only) every caller is trusted.
+    /// </summary>
+    public string? Secret { get; set; }
+
     public IReadOnlyList<Uri> JoinUrls() =>
         (Join ?? string.Empty)
             .Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)

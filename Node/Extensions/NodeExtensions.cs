@@ -1,5 +1,6 @@
 using Flotilla.Node.Cluster;
 using Flotilla.Node.Http;
+using Flotilla.Node.Security;
 using Flotilla.Node.Store;
 using Flotilla.Node.Telemetry;
 using Flotilla.Node.Worker;
@@ -18,6 +19,9 @@ internal static class NodeExtensions
             .Bind(builder.Configuration.GetSection(ClusterOptions.Section))
             .Validate(o => !string.IsNullOrWhiteSpace(o.NodeId), "Cluster:NodeId is required.")
             .Validate(o => o.SnapshotEvery > 0, "Cluster:SnapshotEvery must be positive.")
+            .Validate(
+                o => !string.IsNullOrEmpty(o.Secret) || builder.Environment.IsDevelopment(),
+                "Cluster:Secret is required outside Development: every node (and the Api) needs the same shared secret.")
             .ValidateOnStart();
 
         services.AddSingleton(TimeProvider.System);
@@ -26,8 +30,10 @@ internal static class NodeExtensions
             var dataDir = Directory.CreateDirectory(Path.GetFullPath(sp.GetRequiredService<IOptions<ClusterOptions>>().Value.DataDir));
             return new JobStore(Path.Combine(dataDir.FullName, "flotilla.db"));
         });
+        services.AddSingleton<ClusterSecret>();
         services.AddSingleton<ClusterHttp>();
         services.AddSingleton<ClusterJoiner>();
+        services.AddSingleton<Founding>();
         services.AddSingleton<RaftNode>();
         services.AddHostedService(sp => sp.GetRequiredService<RaftNode>());
         services.AddSingleton<GroupCommit>();
