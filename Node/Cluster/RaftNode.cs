@@ -139,6 +139,15 @@ internal sealed partial class RaftNode(
             _stateMachine,
             _options.FlushBeforeAck);
 
+        // An empty membership file (a crash while it was written, a bad copy) holds nothing, and
+        // DotNext 6.12 fails to start on it: drop it, and the membership comes back from the log.
+        var membersFile = Path.Combine(dataDir.FullName, "members.bin");
+        if (File.Exists(membersFile) && new FileInfo(membersFile).Length == 0)
+        {
+            LogEmptyMembership(membersFile);
+            File.Delete(membersFile);
+        }
+
         var hasData = HasData || Directory.Exists(Path.Combine(dataDir.FullName, "snapshots"))
             && Directory.EnumerateFileSystemEntries(Path.Combine(dataDir.FullName, "snapshots")).Any();
         var found = await founding.ShouldFoundAsync(hasData, token).ConfigureAwait(false);
@@ -150,7 +159,7 @@ internal sealed partial class RaftNode(
         var configuration = new RaftCluster.TcpConfiguration(raftEndPoint)
         {
             ColdStart = found,
-            ConfigurationStorage = new EndPointConfigurationStorage(Path.Combine(dataDir.FullName, "members.bin")),
+            ConfigurationStorage = new EndPointConfigurationStorage(membersFile),
             Announcer = (address, _, ct) => joiner.JoinAsync(this, address, ct),
             LowerElectionTimeout = _options.ElectionTimeoutMs,
             UpperElectionTimeout = _options.ElectionTimeoutMs * 2,
@@ -159,6 +168,13 @@ internal sealed partial class RaftNode(
         };
         configuration.Metadata[MetadataKeys.NodeId] = _options.NodeId;
         configuration.Metadata[MetadataKeys.HttpUrl] = HttpUrl.ToString();
+
+        if (!found && !hasData)
+        {
+            // An empty node must not open its Raft port while its endpoint is still a member.
+            State = "waiting until its endpoint is not a member";
+            await joiner.WaitUntilNotAMemberAsync(raftEndPoint, token).ConfigureAwait(false);
+        }
 
         Cluster = new RaftCluster(configuration) { AuditTrail = _log };
         Cluster.LeaderChanged += (_, leader) => LogLeaderChanged(leader?.EndPoint.ToString() ?? "none");
@@ -226,6 +242,9 @@ internal sealed partial class RaftNode(
 
     [LoggerMessage(EventId = 1001, Level = LogLevel.Information, Message = "Flotilla node {NodeId} starting Raft on {RaftEndPoint}, HTTP {HttpUrl}, founding={Founding}")]
     private partial void LogStarting(string nodeId, string raftEndPoint, string httpUrl, bool founding);
+
+    [LoggerMessage(EventId = 1008, Level = LogLevel.Warning, Message = "The membership file {File} is empty; removed it, the membership is rebuilt from the log")]
+    private partial void LogEmptyMembership(string file);
 
     [LoggerMessage(EventId = 1007, Level = LogLevel.Critical, Message = "NO CLUSTER SECRET (Cluster:Secret unset, Development only): any caller that reaches this node's HTTP port can add members and propose commands. Set Cluster:Secret on every node and the Api.")]
     private partial void LogNoSecret();

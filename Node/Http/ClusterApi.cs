@@ -71,6 +71,11 @@ internal static partial class ClusterApi
                 : TypedResults.Ok(new JoinResponse(true, cluster.Members.Count));
         }
 
+        if (join.CheckOnly)
+        {
+            return TypedResults.Ok(new JoinResponse(false, cluster.Members.Count));
+        }
+
         var logger = loggers.CreateLogger(typeof(ClusterApi));
         LogAdding(logger, join.NodeId ?? "?", join.Endpoint);
         try
