@@ -6,7 +6,8 @@ namespace Flotilla.AppHost;
 internal static class ClusterNodeExtensions
 {
     public static IResourceBuilder<ProjectResource> AddClusterNode(
-        this IDistributedApplicationBuilder builder, string name, string dataRoot, int raftPort, bool bootstrap = false)
+        this IDistributedApplicationBuilder builder, string name, string dataRoot, int raftPort,
+        IResourceBuilder<ParameterResource> clusterSecret, bool bootstrap = false)
     {
         var node = builder.AddProject<Projects.Node>(name)
             .WithHttpEndpoint(name: "http")
@@ -20,7 +21,8 @@ internal static class ClusterNodeExtensions
             .WithEnvironment("Cluster__NodeId", name)
             .WithEnvironment("Cluster__RaftEndpoint", raft.Property(EndpointProperty.HostAndPort))
             .WithEnvironment("Cluster__Bootstrap", bootstrap ? "true" : "false")
-            .WithEnvironment("Cluster__DataDir", Path.Combine(dataRoot, name));
+            .WithEnvironment("Cluster__DataDir", Path.Combine(dataRoot, name))
+            .WithEnvironment("Cluster__Secret", clusterSecret);
     }
 
     /// <summary>The nodes this one asks for membership (any member forwards to the leader).</summary>

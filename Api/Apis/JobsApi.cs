@@ -17,12 +17,6 @@ internal static class JobsApi
 {
     public const int MaxBatch = 1000;
 
-    // One job: a payload of at most 1 MiB plus room for the other fields and JSON escapes.
-    private const int MaxJobBody = SubmitJobRequest.MaxPayloadBytes + (64 * 1024);
-
-    // A batch: just under the nodes' own request limit (Kestrel's default 30,000,000 bytes).
-    private const int MaxBatchBody = 28 * 1024 * 1024;
-
     private static readonly string[] Statuses = ["pending", "running", "completed", "failed", "cancelled"];
 
     public static RouteGroupBuilder MapJobsApiV1(this IEndpointRouteBuilder app)
@@ -40,13 +34,8 @@ internal static class JobsApi
     private static async Task<Results<Accepted<JobView>, ValidationProblem, ProblemHttpResult>> SubmitAsync(
         HttpRequest request, NodeClient nodes, WorkflowCatalog workflows, TimeProvider time, CancellationToken token)
     {
-        var (body, tooLarge) = await NodeResults.ReadBodyAsync(request, MaxJobBody, token);
-        if (tooLarge is not null)
-        {
-            return tooLarge;
-        }
-
-        var (job, bad) = NodeResults.ParseStrict<SubmitJobRequest>(body!);
+        // The nodes' own reading rules (type, size, UTF-8, duplicates): one answer for one body.
+        var (job, body, bad) = await JsonRequestBody.ReadAsync<SubmitJobRequest>(request, JsonRequestBody.MaxJobBytes, ApiJson.Strict, token);
         if (bad is not null)
         {
             return bad;
@@ -72,13 +61,7 @@ internal static class JobsApi
     private static async Task<Results<Accepted<JobView[]>, ValidationProblem, ProblemHttpResult>> SubmitBatchAsync(
         HttpRequest request, NodeClient nodes, WorkflowCatalog workflows, TimeProvider time, CancellationToken token)
     {
-        var (body, tooLarge) = await NodeResults.ReadBodyAsync(request, MaxBatchBody, token);
-        if (tooLarge is not null)
-        {
-            return tooLarge;
-        }
-
-        var (jobs, bad) = NodeResults.ParseStrict<SubmitJobRequest?[]>(body!);
+        var (jobs, body, bad) = await JsonRequestBody.ReadAsync<SubmitJobRequest?[]>(request, JsonRequestBody.MaxBatchBytes, ApiJson.Strict, token);
         if (bad is not null)
         {
             return bad;

@@ -5,6 +5,7 @@ using Flotilla.Api.Security;
 using Flotilla.Api.Workflows;
 using Flotilla.Node.Http;
 using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Mvc;
 
 namespace Flotilla.Api.Apis;
 
@@ -28,7 +29,7 @@ internal static class WorkflowsApi
     }
 
     private static async Task<Results<Ok<WorkflowView>, Created<WorkflowView>, ValidationProblem, ProblemHttpResult>> RegisterAsync(
-        string name, HttpRequest request, NodeClient nodes, WorkflowCatalog workflows, CancellationToken token)
+        string name, [FromQuery(Name = "timeout_ms")] int? timeoutMs, HttpRequest request, NodeClient nodes, WorkflowCatalog workflows, CancellationToken token)
     {
         if (!SubmitJobRequest.IsName(name))
         {
@@ -38,12 +39,18 @@ internal static class WorkflowsApi
             });
         }
 
+        // The node's rule and message for the workflow's default timeout; the value goes on to the node.
+        if (timeoutMs is < 1 or > 24 * 3600 * 1000)
+        {
+            return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["timeout_ms"] = ["timeout_ms must be between 1 and 86400000."] });
+        }
+
         if (!string.Equals(request.ContentType?.Split(';')[0].Trim(), WasmContentType, StringComparison.OrdinalIgnoreCase))
         {
             return TypedResults.Problem($"Send the module as {WasmContentType}.", statusCode: 415, title: "Expected a WebAssembly module.");
         }
 
-        var (body, tooLarge) = await NodeResults.ReadBodyAsync(request, MaxModuleBytes, token);
+        var (body, tooLarge) = await JsonRequestBody.ReadBytesAsync(request, MaxModuleBytes, token);
         if (tooLarge is not null)
         {
             return tooLarge;
@@ -58,7 +65,8 @@ internal static class WorkflowsApi
             });
         }
 
-        var answer = await nodes.WriteAsync(HttpMethod.Put, $"workflows/{name}", body, WasmContentType, token);
+        var query = timeoutMs is { } ms ? $"?timeout_ms={ms.ToString(System.Globalization.CultureInfo.InvariantCulture)}" : "";
+        var answer = await nodes.WriteAsync(HttpMethod.Put, $"workflows/{name}{query}", body, WasmContentType, token);
         switch (answer.Status)
         {
             case HttpStatusCode.OK:

@@ -30,6 +30,7 @@ internal static class ApiExtensions
         });
         builder.Services.AddProblemDetails();
         builder.Services.AddExceptionHandler<ClusterUnavailableHandler>();
+        builder.Services.AddExceptionHandler<Flotilla.Node.Http.BadRequestExceptionHandler>();
         builder.Services.AddOpenApi();
         return builder;
     }

@@ -46,6 +46,12 @@ internal sealed class ClusterOptions
     /// </summary>
     public string? Secret { get; set; }
 
+    /// <summary>
+    /// With a secret set, the Raft TCP transport runs over mutual TLS that only holders of the
+    /// secret can complete (<see cref="Security.RaftTransportSecurity"/>). Every member must agree.
+    /// </summary>
+    public bool RaftTls { get; set; } = true;
+
     public IReadOnlyList<Uri> JoinUrls() =>
         (Join ?? string.Empty)
             .Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)

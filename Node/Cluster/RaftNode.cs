@@ -165,6 +165,7 @@ internal sealed partial class RaftNode(
             UpperElectionTimeout = _options.ElectionTimeoutMs * 2,
             RequestTimeout = TimeSpan.FromMilliseconds(_options.ElectionTimeoutMs * 2),
             LoggerFactory = loggerFactory,
+            SslOptions = _options.RaftTls && secret.Value is { } key ? Security.RaftTransportSecurity.Create(key) : null,
         };
         configuration.Metadata[MetadataKeys.NodeId] = _options.NodeId;
         configuration.Metadata[MetadataKeys.HttpUrl] = HttpUrl.ToString();

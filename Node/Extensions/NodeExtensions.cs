@@ -40,6 +40,7 @@ internal static class NodeExtensions
         services.AddHostedService(sp => sp.GetRequiredService<GroupCommit>());
         services.AddSingleton<Proposer>();
         services.AddSingleton<ReadConsistency>();
+        services.AddSingleton<KnownWorkflows>();
 
         services.AddOptions<WorkerOptions>()
             .Bind(builder.Configuration.GetSection(WorkerOptions.Section))
@@ -58,6 +59,7 @@ internal static class NodeExtensions
         services.AddHealthChecks().AddCheck<MembershipHealthCheck>("cluster-membership");
         services.AddProblemDetails();
         services.AddExceptionHandler<ClusterExceptionHandler>();
+        services.AddExceptionHandler<BadRequestExceptionHandler>();
         services.ConfigureHttpJsonOptions(o =>
         {
             o.SerializerOptions.PropertyNamingPolicy = ClusterHttp.Json.PropertyNamingPolicy;

@@ -28,9 +28,9 @@ internal static class JobsApi
     }
 
     private static async Task<Results<Accepted<JobView>, ValidationProblem, ProblemHttpResult>> SubmitAsync(
-        HttpRequest request, Proposer proposer, FlotillaTelemetry telemetry, TimeProvider time, CancellationToken token)
+        HttpRequest request, Proposer proposer, FlotillaTelemetry telemetry, TimeProvider time, KnownWorkflows workflows, CancellationToken token)
     {
-        var body = await ReadJsonAsync<SubmitJobRequest>(request, token);
+        var body = await JsonRequestBody.ReadAsync<SubmitJobRequest>(request, JsonRequestBody.MaxJobBytes, RequestJson, token);
         if (body.Problem is { } problem)
         {
             return problem;
@@ -38,7 +38,7 @@ internal static class JobsApi
 
         var errors = new Dictionary<string, string[]>();
         var job = body.Value!.Validate(NewJobId(), time.GetUtcNow().ToUnixTimeMilliseconds(), Activity.Current?.Id, "", errors);
-        if (job is null)
+        if (job is null || !await workflows.CheckAsync([(job.Workflow, "")], errors, token))
         {
             return TypedResults.ValidationProblem(errors, title: "The job is not valid.");
         }
@@ -51,9 +51,9 @@ internal static class JobsApi
     }
 
     private static async Task<Results<Accepted<JobView[]>, ValidationProblem, ProblemHttpResult>> SubmitBatchAsync(
-        HttpRequest request, Proposer proposer, FlotillaTelemetry telemetry, TimeProvider time, CancellationToken token)
+        HttpRequest request, Proposer proposer, FlotillaTelemetry telemetry, TimeProvider time, KnownWorkflows workflows, CancellationToken token)
     {
-        var body = await ReadJsonAsync<SubmitJobRequest[]>(request, token);
+        var body = await JsonRequestBody.ReadAsync<SubmitJobRequest[]>(request, JsonRequestBody.MaxBatchBytes, RequestJson, token);
         if (body.Problem is { } problem)
         {
             return problem;
@@ -70,7 +70,8 @@ internal static class JobsApi
         var jobs = requests
             .Select((r, i) => r is null ? null : r.Validate(NewJobId(), now, Activity.Current?.Id, $"[{i}].", errors))
             .ToArray();
-        if (errors.Count > 0 || jobs.Any(j => j is null))
+        if (errors.Count > 0 || jobs.Any(j => j is null)
+            || !await workflows.CheckAsync(jobs.Select((j, i) => (j!.Workflow, $"[{i}].")).ToArray(), errors, token))
         {
             return TypedResults.ValidationProblem(errors, title: "The batch is not valid; no job was accepted.");
         }
@@ -185,20 +186,4 @@ internal static class JobsApi
 
     // UUIDv7: unique across the cluster without coordination, and sorted by creation time.
     private static string NewJobId() => Guid.CreateVersion7().ToString();
-
-    private static async Task<(T? Value, ProblemHttpResult? Problem)> ReadJsonAsync<T>(HttpRequest request, CancellationToken token)
-        where T : class
-    {
-        try
-        {
-            var value = await JsonSerializer.DeserializeAsync<T>(request.Body, RequestJson, token);
-            return value is null
-                ? (null, TypedResults.Problem("The body is empty or null.", statusCode: 400, title: "Expected a JSON body."))
-                : (value, null);
-        }
-        catch (JsonException ex)
-        {
-            return (null, TypedResults.Problem(ex.Message, statusCode: 400, title: "The body is not valid JSON for this route."));
-        }
-    }
 }

@@ -57,6 +57,8 @@ internal sealed partial record SubmitJobRequest(
             errors[prefix + "payload"] = [$"payload is larger than {MaxPayloadBytes} bytes."];
         }
 
+        CheckShape(prefix, errors);
+
         var queue = Queue ?? DefaultQueue;
         if (!NamePattern().IsMatch(queue))
         {
