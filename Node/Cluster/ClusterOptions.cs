@@ -31,6 +31,12 @@ internal sealed class ClusterOptions
     /// <summary>A snapshot is taken (and the log compacted) every this many applied entries.</summary>
     public int SnapshotEvery { get; set; } = 1000;
 
+    /// <summary>
+    /// Size of one write-ahead-log chunk file for a new log (default 16 MiB). DotNext fixes it
+    /// when the log is created, so a log made with another size keeps its own (see RaftNode).
+    /// </summary>
+    public int LogChunkBytes { get; set; } = 16 * 1024 * 1024;
+
     /// <summary>Lower bound of the election timeout; the upper bound is twice this.</summary>
     public int ElectionTimeoutMs { get; set; } = 1000;
 

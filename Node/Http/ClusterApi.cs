@@ -105,7 +105,19 @@ internal static partial class ClusterApi
 
     private static async Task<IResult> ProposeAsync(ProposeRequest proposal, HttpRequest request, Proposer proposer, CancellationToken token)
     {
-        var proposed = await proposer.ProposeAsync(proposal.Commands, HopsOf(request), token);
+        // Checked here, before the group commit: a malformed forwarded batch is a 400 for its
+        // sender and never strands the proposals it would have shared an entry with.
+        if (proposal.Commands is not { Count: > 0 } commands)
+        {
+            return TypedResults.Problem("no commands", statusCode: 400, title: "The command is not valid.");
+        }
+
+        if (commands.Select(CommandRules.Check).FirstOrDefault(p => p is not null) is { } problem)
+        {
+            return TypedResults.Problem(problem, statusCode: 400, title: "The command is not valid.");
+        }
+
+        var proposed = await proposer.ProposeAsync(commands, HopsOf(request), token);
         return TypedResults.Json(new ProposeResponse(proposed.Results, proposed.Index), CommandCodec.Options);
     }
 

@@ -134,4 +134,82 @@ internal sealed partial class JobStore
         command.CommandText = Schema.ModuleGet;
         return command.With("$sha256", sha256.ToLowerInvariant()).ExecuteScalar() as byte[];
     }
+
+    /// <summary>Jobs running under <paramref name="node"/>'s name (assigned to it, queued or started there).</summary>
+    public IReadOnlyList<Job> RunningOn(string node)
+    {
+        using var connection = OpenReader();
+        using var command = connection.CreateCommand();
+        command.CommandText = Schema.JobsRunningByNode;
+        return JobRow.ReadAll(command.With("$node", node));
+    }
+
+    /// <summary>Workers that offered capacity, with how long each stays alive for assignment.</summary>
+    public IReadOnlyList<WorkerOffer> ListWorkers()
+    {
+        using var connection = OpenReader();
+        using var command = connection.CreateCommand();
+        command.CommandText = Schema.WorkersList;
+        using var reader = command.ExecuteReader();
+        var workers = new List<WorkerOffer>();
+        while (reader.Read())
+        {
+            workers.Add(new WorkerOffer(reader.GetString(0), reader.GetInt32(1), reader.GetInt64(2), reader.GetInt64(3)));
+        }
+
+        return workers;
+    }
+
+    /// <summary>Unused credit of the workers alive at <paramref name="now"/>: what apply could assign right now.</summary>
+    public int FreeCredit(long now)
+    {
+        using var connection = OpenReader();
+        using var transaction = connection.BeginTransaction(deferred: true);
+        var capacity = new Dictionary<string, int>(StringComparer.Ordinal);
+        using (var live = connection.CreateCommand())
+        {
+            live.Transaction = transaction;
+            live.CommandText = Schema.WorkersLive;
+            using var reader = live.With("$now", now).ExecuteReader();
+            while (reader.Read())
+            {
+                capacity[reader.GetString(0)] = reader.GetInt32(1);
+            }
+        }
+
+        using (var held = connection.CreateCommand())
+        {
+            held.Transaction = transaction;
+            held.CommandText = Schema.JobsHeldByNode;
+            using var reader = held.ExecuteReader();
+            while (reader.Read())
+            {
+                if (capacity.TryGetValue(reader.GetString(0), out var offered))
+                {
+                    capacity[reader.GetString(0)] = offered - reader.GetInt32(1);
+                }
+            }
+        }
+
+        return capacity.Values.Sum(free => Math.Max(0, free));
+    }
+
+    /// <summary>The oldest updated_at of a finished job; null if none (retention looks here first).</summary>
+    public long? OldestFinishedAt() => ScalarLong(Schema.OldestFinishedAt);
+
+    /// <summary>A workflow's module address and settings without its bytes (the runner caches modules by SHA-256).</summary>
+    public WorkflowInfo? GetWorkflow(string name)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        using var connection = OpenReader();
+        using var command = connection.CreateCommand();
+        command.CommandText = Schema.WorkflowGet;
+        using var reader = command.With("$name", name).ExecuteReader();
+        return reader.Read()
+            ? new WorkflowInfo(reader.GetString(0), reader.GetString(1), reader.GetInt64(2), reader.IsDBNull(3) ? null : reader.GetInt32(3))
+            : null;
+    }
 }
+
+/// <summary>A worker's standing offer: its capacity, the lease its jobs get, and until when it counts as alive.</summary>
+internal sealed record WorkerOffer(string Node, int Capacity, long LeaseMs, long AliveUntil);

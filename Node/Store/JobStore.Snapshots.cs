@@ -74,10 +74,12 @@ internal sealed partial class JobStore
                 return false;
             }
 
+            ClearStatements();
             snapshot.BackupDatabase(_writer);
 
             // A snapshot of an older build may lack newer tables or indexes.
             CreateSchema();
+            Interlocked.Increment(ref _workflowsVersion);
             Volatile.Write(ref _appliedIndex, ReadAppliedIndex(_writer));
             return true;
         }

@@ -7,7 +7,7 @@ namespace Flotilla.Node.Store;
 /// state machine with committed entries in log order. Reads open their own connections.
 /// </summary>
 /// <remarks>
-/// One long-lived writer connection (WAL, synchronous=FULL) is used under a lock by apply,
+/// One long-lived writer connection (WAL, synchronous=NORMAL, statements prepared once) is used under a lock by apply,
 /// <see cref="MarkApplied"/> and <see cref="RestoreSnapshot"/>. Queries take pooled read-only
 /// connections, so with WAL they read the last committed state while apply is writing.
 /// The partial files split the type by concern: <c>JobStore.Apply.cs</c> (the commands),
@@ -76,9 +76,7 @@ internal sealed partial class JobStore : IDisposable
                 return;
             }
 
-            using var command = _writer.CreateCommand();
-            command.CommandText = Schema.SetAppliedIndex;
-            command.With("$index", index).ExecuteNonQuery();
+            Write(Schema.SetAppliedIndex).With("$index", index).ExecuteNonQuery();
             Volatile.Write(ref _appliedIndex, index);
         }
     }
@@ -100,6 +98,7 @@ internal sealed partial class JobStore : IDisposable
                 SqliteConnection.ClearPool(reader);
             }
 
+            ClearStatements();
             _writer.Dispose();
         }
     }

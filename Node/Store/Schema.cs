@@ -53,6 +53,8 @@ internal static class Schema
         CREATE INDEX IF NOT EXISTS jobs_claim ON jobs (priority DESC, run_at, job_id) WHERE status = 'pending';
         CREATE INDEX IF NOT EXISTS jobs_pending_run_at ON jobs (run_at) WHERE status = 'pending';
         CREATE INDEX IF NOT EXISTS jobs_running_lease ON jobs (lease_until) WHERE status = 'running';
+        CREATE INDEX IF NOT EXISTS jobs_running_node ON jobs (claimed_by, job_id) WHERE status = 'running';
+        CREATE INDEX IF NOT EXISTS jobs_finished ON jobs (updated_at) WHERE status IN ('completed', 'failed', 'cancelled');
         CREATE INDEX IF NOT EXISTS jobs_status ON jobs (status, job_id);
         CREATE INDEX IF NOT EXISTS jobs_queue ON jobs (queue, job_id);
 
@@ -68,6 +70,15 @@ internal static class Schema
             timeout_ms    INTEGER
         ) STRICT, WITHOUT ROWID;
 
+        -- Workers that offered capacity: due jobs are assigned to live ones with free credit.
+        CREATE TABLE IF NOT EXISTS workers (
+            node        TEXT    NOT NULL PRIMARY KEY,
+            capacity    INTEGER NOT NULL,
+            lease_ms    INTEGER NOT NULL,
+            alive_until INTEGER NOT NULL,
+            CONSTRAINT workers_values_valid CHECK (capacity >= 0 AND lease_ms > 0)
+        ) STRICT, WITHOUT ROWID;
+
         CREATE TABLE IF NOT EXISTS meta (
             key   TEXT    NOT NULL PRIMARY KEY,
             value INTEGER NOT NULL
@@ -76,9 +87,12 @@ internal static class Schema
         INSERT INTO meta (key, value) VALUES ('applied_index', 0) ON CONFLICT (key) DO NOTHING;
         """;
 
+    // synchronous=NORMAL: in WAL mode a process crash loses nothing, and an OS crash can lose
+    // only the last transactions, which the Raft log (fsynced before any acknowledgement)
+    // replays from meta.applied_index. The log is the durability source, not this file.
     public const string WriterPragmas = """
         PRAGMA journal_mode = WAL;
-        PRAGMA synchronous = FULL;
+        PRAGMA synchronous = NORMAL;
         PRAGMA foreign_keys = ON;
         """;
 
@@ -99,8 +113,7 @@ internal static class Schema
         INSERT INTO jobs (job_id, status, queue, workflow, payload, priority, run_at, attempts, max_attempts,
                           created_at, updated_at, idempotency_key, trace_parent, timeout_ms)
         VALUES ($job_id, 'pending', $queue, $workflow, $payload, $priority, $run_at, 0, $max_attempts,
-                $now, $now, $idempotency_key, $trace_parent, $timeout_ms)
-        RETURNING {JobColumns};
+                $now, $now, $idempotency_key, $trace_parent, $timeout_ms);
         """;
 
     // One statement: choose and take. The caller re-sorts the RETURNING rows, because SQLite
@@ -116,6 +129,87 @@ internal static class Schema
             ORDER BY priority DESC, run_at, job_id
             LIMIT $max)
         RETURNING {JobColumns};
+        """;
+
+    // Assignment: the live workers' offers, what each holds now, and the due jobs in claim order.
+    public const string WorkersLive = """
+        SELECT node, capacity, lease_ms FROM workers
+        WHERE alive_until > $now AND capacity > 0
+        ORDER BY node;
+        """;
+
+    public const string JobsHeldByNode = """
+        SELECT claimed_by, count(*) FROM jobs INDEXED BY jobs_running_node
+        WHERE status = 'running'
+        GROUP BY claimed_by;
+        """;
+
+    public const string JobsDue = $"""
+        SELECT {JobColumns} FROM jobs INDEXED BY jobs_claim
+        WHERE status = 'pending' AND run_at <= $now
+        ORDER BY priority DESC, run_at, job_id
+        LIMIT $max;
+        """;
+
+    public const string JobAssign = """
+        UPDATE jobs
+        SET status = 'running', claimed_by = $node, attempts = attempts + 1,
+            lease_until = $now + $lease_ms, updated_at = $now
+        WHERE job_id = $job_id AND status = 'pending';
+        """;
+
+    public const string JobsRunningByNode = $"""
+        SELECT {JobColumns} FROM jobs INDEXED BY jobs_running_node
+        WHERE status = 'running' AND claimed_by = $node
+        ORDER BY job_id;
+        """;
+
+    public const string WorkerOffer = """
+        INSERT INTO workers (node, capacity, lease_ms, alive_until) VALUES ($node, $capacity, $lease_ms, $alive_until)
+        ON CONFLICT (node) DO UPDATE SET capacity = excluded.capacity, lease_ms = excluded.lease_ms, alive_until = excluded.alive_until;
+        """;
+
+    public const string WorkerMarkDead = "UPDATE workers SET alive_until = $now WHERE node = $node AND alive_until > $now;";
+
+    public const string WorkersList = "SELECT node, capacity, lease_ms, alive_until FROM workers ORDER BY node;";
+
+    // The fence for a finished attempt: (node, attempt) must still hold the claim.
+    public const string JobFence = """
+        SELECT attempts, max_attempts FROM jobs
+        WHERE job_id = $job_id AND status = 'running' AND claimed_by = $node AND attempts = $attempt;
+        """;
+
+    public const string JobCompleteFenced = """
+        UPDATE jobs
+        SET status = 'completed', completed_by = $node, result = $result, lease_until = NULL, updated_at = $now
+        WHERE job_id = $job_id AND status = 'running' AND claimed_by = $node AND attempts = $attempt;
+        """;
+
+    public const string JobFailForGoodFenced = """
+        UPDATE jobs SET status = 'failed', error = $error, lease_until = NULL, updated_at = $now
+        WHERE job_id = $job_id;
+        """;
+
+    public const string JobRetryFenced = """
+        UPDATE jobs SET status = 'pending', error = $error, lease_until = NULL, run_at = $run_at, updated_at = $now
+        WHERE job_id = $job_id;
+        """;
+
+    // A released job was never started: pending again at once, its attempt not counted.
+    public const string JobReleaseFenced = """
+        UPDATE jobs SET status = 'pending', attempts = attempts - 1, lease_until = NULL, updated_at = $now
+        WHERE job_id = $job_id AND status = 'running' AND claimed_by = $node AND attempts = $attempt;
+        """;
+
+    public const string JobsPurgeFinished = """
+        DELETE FROM jobs WHERE job_id IN (
+            SELECT job_id FROM jobs INDEXED BY jobs_finished
+            WHERE status IN ('completed', 'failed', 'cancelled') AND updated_at < $before
+            LIMIT $max);
+        """;
+
+    public const string OldestFinishedAt = """
+        SELECT min(updated_at) FROM jobs INDEXED BY jobs_finished WHERE status IN ('completed', 'failed', 'cancelled');
         """;
 
     public const string JobRenewLease = """
@@ -174,6 +268,8 @@ internal static class Schema
 
     public const string WorkflowList = "SELECT name, sha256, registered_at, timeout_ms FROM workflows ORDER BY name;";
 
+    public const string WorkflowGet = "SELECT name, sha256, registered_at, timeout_ms FROM workflows WHERE name = $name;";
+
     public const string WorkflowGetModule = """
         SELECT w.name, w.sha256, w.registered_at, m.bytes, w.timeout_ms
         FROM workflows w JOIN modules m ON m.sha256 = w.sha256
@@ -207,6 +303,7 @@ internal static class Schema
         ("jobs", $"SELECT {JobColumns} FROM jobs ORDER BY job_id;"),
         ("workflows", "SELECT name, sha256, registered_at, timeout_ms FROM workflows ORDER BY name;"),
         ("modules", "SELECT sha256, bytes FROM modules ORDER BY sha256;"),
+        ("workers", "SELECT node, capacity, lease_ms, alive_until FROM workers ORDER BY node;"),
         ("meta", "SELECT key, value FROM meta WHERE key = 'applied_index';"),
     ];
 }
