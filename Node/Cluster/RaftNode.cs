@@ -123,6 +123,7 @@ internal sealed partial class RaftNode(
             scratch,
             store,
             _options.SnapshotEvery,
+            _options.SnapshotBytes,
             loggerFactory.CreateLogger<JobStateMachine>());
         _stateMachine.Applied += index => Applied?.Invoke(index);
         _stateMachine.FaultChanged += fault =>

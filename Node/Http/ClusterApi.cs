@@ -18,6 +18,7 @@ internal static partial class ClusterApi
         var cluster = app.MapGroup("/cluster").WithTags("Cluster");
         cluster.MapGet("/health", GetHealthAsync);
         cluster.MapGet("/state", GetState);
+        cluster.MapGet("/queue", GetQueue);
         cluster.MapPost("/members", AddMemberAsync).ExcludeFromDescription();
         cluster.MapPost("/propose", ProposeAsync).ExcludeFromDescription();
         return app;
@@ -29,6 +30,13 @@ internal static partial class ClusterApi
     /// <summary>Applied index and a checksum of the replicated tables: equal on nodes that applied the same log.</summary>
     private static Ok<StoreState> GetState(RaftNode node, JobStore store) =>
         TypedResults.Ok(new StoreState(node.NodeId, store.AppliedIndex, store.Checksum(), store.CountByStatus()));
+
+    /// <summary>Unfinished work in this node's copy, cheap to poll (unlike /cluster/state, which hashes every row).</summary>
+    private static Ok<QueueState> GetQueue(RaftNode node, JobStore store)
+    {
+        var (pending, running) = store.CountUnfinished();
+        return TypedResults.Ok(new QueueState(node.NodeId, store.AppliedIndex, pending, running));
+    }
 
     private static async Task<IResult> AddMemberAsync(
         JoinRequest join, HttpRequest request, RaftNode node, ClusterHttp http, ILoggerFactory loggers, CancellationToken token)
@@ -132,5 +140,7 @@ internal static partial class ClusterApi
 }
 
 internal sealed record JoinResponse(bool AlreadyMember, int NodeCount);
+
+internal sealed record QueueState(string NodeId, long AppliedIndex, long Pending, long Running);
 
 internal sealed record StoreState(string NodeId, long AppliedIndex, string Checksum, IReadOnlyDictionary<JobStatus, long> Jobs);

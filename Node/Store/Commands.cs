@@ -87,8 +87,8 @@ internal enum OutcomeKind
     Released,
 }
 
-/// <summary>The outcome of one attempt, fenced by (node, attempt) like every outcome.</summary>
-internal sealed record JobOutcome(string JobId, int Attempt, OutcomeKind Kind, string? Text);
+/// <summary>The outcome of one attempt, fenced by (node, attempt) like every outcome; <paramref name="StartedAt"/> is the runner's clock, for display.</summary>
+internal sealed record JobOutcome(string JobId, int Attempt, OutcomeKind Kind, string? Text, long? StartedAt = null);
 
 /// <summary>Outcomes of many attempts of one node in one entry; each applies only if its claim still holds.</summary>
 internal sealed record FinishJobs(string Node, IReadOnlyList<JobOutcome> Outcomes) : Command;

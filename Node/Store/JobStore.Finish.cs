@@ -23,20 +23,21 @@ internal sealed partial class JobStore
 
             applied += outcome.Kind switch
             {
-                OutcomeKind.Completed => Write(Schema.JobCompleteFenced)
+                OutcomeKind.Completed => Write(Schema.JobComplete)
                     .With("$job_id", outcome.JobId)
                     .With("$node", command.Node)
                     .With("$attempt", outcome.Attempt)
                     .With("$result", outcome.Text)
                     .With("$now", now)
+                    .With("$started_at", outcome.StartedAt)
                     .ExecuteNonQuery(),
-                OutcomeKind.Released => Write(Schema.JobReleaseFenced)
+                OutcomeKind.Released => Write(Schema.JobRelease)
                     .With("$job_id", outcome.JobId)
                     .With("$node", command.Node)
                     .With("$attempt", outcome.Attempt)
                     .With("$now", now)
                     .ExecuteNonQuery(),
-                _ => FailFenced(outcome.JobId, command.Node, outcome.Attempt, outcome.Text ?? "failed", now),
+                _ => FailFenced(outcome.JobId, command.Node, outcome.Attempt, outcome.Text ?? "failed", now, outcome.StartedAt),
             };
         }
 
@@ -45,7 +46,7 @@ internal sealed partial class JobStore
         return new CountResult(applied);
     }
 
-    private int FailFenced(string jobId, string node, int attempt, string error, long now)
+    private int FailFenced(string jobId, string node, int attempt, string error, long now, long? startedAt = null)
     {
         int attempts, maxAttempts;
         using (var fence = Write(Schema.JobFence).With("$job_id", jobId).With("$node", node).With("$attempt", attempt).ExecuteReader())
@@ -60,9 +61,9 @@ internal sealed partial class JobStore
         }
 
         var update = attempts >= maxAttempts
-            ? Write(Schema.JobFailForGoodFenced)
-            : Write(Schema.JobRetryFenced).With("$run_at", now + RetryPolicy.BackoffMs(jobId, attempts));
-        return update.With("$job_id", jobId).With("$error", error).With("$now", now).ExecuteNonQuery();
+            ? Write(Schema.JobFailForGood)
+            : Write(Schema.JobRetry).With("$run_at", now + RetryPolicy.BackoffMs(jobId, attempts));
+        return update.With("$job_id", jobId).With("$error", error).With("$now", now).With("$started_at", startedAt).ExecuteNonQuery();
     }
 
     private CommandResult Complete(CompleteJob command, long now)
@@ -72,12 +73,13 @@ internal sealed partial class JobStore
             return new Rejected("complete_job: job id and node are required");
         }
 
-        var changed = Write(Schema.JobCompleteFenced)
+        var changed = Write(Schema.JobComplete)
             .With("$job_id", command.JobId)
             .With("$node", command.Node)
             .With("$attempt", command.Attempt)
             .With("$result", command.Result)
             .With("$now", now)
+            .With("$started_at", null)
             .ExecuteNonQuery() == 1;
         return new JobChange(changed, CurrentJob(command.JobId));
     }
@@ -121,9 +123,9 @@ internal sealed partial class JobStore
         {
             var error = string.Create(CultureInfo.InvariantCulture, $"lease expired on {job.ClaimedBy} (attempt {job.Attempts})");
             var update = job.Attempts >= job.MaxAttempts
-                ? Write(Schema.JobFailForGoodFenced)
-                : Write(Schema.JobRetryFenced).With("$run_at", now + RetryPolicy.BackoffMs(job.JobId, job.Attempts));
-            update.With("$job_id", job.JobId).With("$error", error).With("$now", now).ExecuteNonQuery();
+                ? Write(Schema.JobFailForGood)
+                : Write(Schema.JobRetry).With("$run_at", now + RetryPolicy.BackoffMs(job.JobId, job.Attempts));
+            update.With("$job_id", job.JobId).With("$error", error).With("$now", now).With("$started_at", null).ExecuteNonQuery();
             _revoked!.Add(new RevokedJob(job.JobId, job.ClaimedBy!, job.Attempts));
 
             // A node that let a lease run out is not renewing: assign it nothing more until it

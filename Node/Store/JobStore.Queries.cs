@@ -57,6 +57,17 @@ internal sealed partial class JobStore
         return JobRow.ReadAll(command);
     }
 
+    /// <summary>Pending and running jobs, counted from the small partial indexes (cheap at any history size).</summary>
+    public (long Pending, long Running) CountUnfinished()
+    {
+        using var connection = OpenReader();
+        using var command = connection.CreateCommand();
+        command.CommandText = Schema.JobsCountUnfinished;
+        using var reader = command.ExecuteReader();
+        reader.Read();
+        return (reader.GetInt64(0), reader.GetInt64(1));
+    }
+
     /// <summary>Jobs per status; every status is present, with 0 when there are none.</summary>
     public IReadOnlyDictionary<JobStatus, long> CountByStatus()
     {

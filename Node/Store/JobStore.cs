@@ -114,9 +114,27 @@ internal sealed partial class JobStore : IDisposable
         using var transaction = _writer.BeginTransaction();
         using var create = _writer.CreateCommand();
         create.Transaction = transaction;
+        foreach (var (table, column, definition) in Schema.AddedColumns)
+        {
+            // A database (or snapshot) of an older build: its table lacks the newer columns.
+            create.CommandText = $"SELECT count(*) FROM pragma_table_info('{table}') WHERE name = '{column}';";
+            create.Parameters.Clear();
+            if (create.ExecuteScalar() is 0L && TableExists(create, table))
+            {
+                create.CommandText = $"ALTER TABLE {table} ADD COLUMN {column} {definition};";
+                create.ExecuteNonQuery();
+            }
+        }
+
         create.CommandText = Schema.Create;
         create.ExecuteNonQuery();
         transaction.Commit();
+    }
+
+    private static bool TableExists(SqliteCommand command, string table)
+    {
+        command.CommandText = $"SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = '{table}';";
+        return command.ExecuteScalar() is 1L;
     }
 
     private static long ReadAppliedIndex(SqliteConnection connection, SqliteTransaction? transaction = null)

@@ -40,6 +40,7 @@ internal static class Schema
             idempotency_key TEXT UNIQUE,
             trace_parent    TEXT,
             timeout_ms      INTEGER,
+            started_at      INTEGER,
             CONSTRAINT jobs_status_valid
                 CHECK (status IN ('pending', 'running', 'completed', 'failed', 'cancelled')),
             CONSTRAINT jobs_attempts_valid
@@ -90,6 +91,12 @@ internal static class Schema
     // synchronous=NORMAL: in WAL mode a process crash loses nothing, and an OS crash can lose
     // only the last transactions, which the Raft log (fsynced before any acknowledgement)
     // replays from meta.applied_index. The log is the durability source, not this file.
+    // Columns added after the first release: (table, column, definition), added to older files.
+    public static readonly IReadOnlyList<(string Table, string Column, string Definition)> AddedColumns =
+    [
+        ("jobs", "started_at", "INTEGER"),
+    ];
+
     public const string WriterPragmas = """
         PRAGMA journal_mode = WAL;
         PRAGMA synchronous = NORMAL;
@@ -99,7 +106,7 @@ internal static class Schema
     /// <summary>The column order <see cref="JobRow.Read"/> expects.</summary>
     public const string JobColumns =
         "job_id, status, queue, workflow, payload, priority, run_at, attempts, max_attempts, claimed_by, " +
-        "lease_until, completed_by, created_at, updated_at, result, error, idempotency_key, trace_parent, timeout_ms";
+        "lease_until, completed_by, created_at, updated_at, result, error, idempotency_key, trace_parent, timeout_ms, started_at";
 
     public const string GetAppliedIndex = "SELECT value FROM meta WHERE key = 'applied_index';";
 
@@ -179,24 +186,27 @@ internal static class Schema
         WHERE job_id = $job_id AND status = 'running' AND claimed_by = $node AND attempts = $attempt;
         """;
 
-    public const string JobCompleteFenced = """
+    public const string JobComplete = """
         UPDATE jobs
-        SET status = 'completed', completed_by = $node, result = $result, lease_until = NULL, updated_at = $now
+        SET status = 'completed', completed_by = $node, result = $result, lease_until = NULL, updated_at = $now,
+            started_at = coalesce($started_at, started_at)
         WHERE job_id = $job_id AND status = 'running' AND claimed_by = $node AND attempts = $attempt;
         """;
 
-    public const string JobFailForGoodFenced = """
-        UPDATE jobs SET status = 'failed', error = $error, lease_until = NULL, updated_at = $now
+    public const string JobFailForGood = """
+        UPDATE jobs SET status = 'failed', error = $error, lease_until = NULL, updated_at = $now,
+            started_at = coalesce($started_at, started_at)
         WHERE job_id = $job_id;
         """;
 
-    public const string JobRetryFenced = """
-        UPDATE jobs SET status = 'pending', error = $error, lease_until = NULL, run_at = $run_at, updated_at = $now
+    public const string JobRetry = """
+        UPDATE jobs SET status = 'pending', error = $error, lease_until = NULL, run_at = $run_at, updated_at = $now,
+            started_at = coalesce($started_at, started_at)
         WHERE job_id = $job_id;
         """;
 
     // A released job was never started: pending again at once, its attempt not counted.
-    public const string JobReleaseFenced = """
+    public const string JobRelease = """
         UPDATE jobs SET status = 'pending', attempts = attempts - 1, lease_until = NULL, updated_at = $now
         WHERE job_id = $job_id AND status = 'running' AND claimed_by = $node AND attempts = $attempt;
         """;
@@ -217,26 +227,8 @@ internal static class Schema
         WHERE job_id = $job_id AND status = 'running' AND claimed_by = $node AND attempts = $attempt;
         """;
 
-    // The fence: (node, attempt) must still hold the claim.
-    public const string JobComplete = $"""
-        UPDATE jobs
-        SET status = 'completed', completed_by = $node, result = $result, lease_until = NULL, updated_at = $now
-        WHERE job_id = $job_id AND status = 'running' AND claimed_by = $node AND attempts = $attempt
-        RETURNING {JobColumns};
-        """;
 
-    public const string JobFailForGood = $"""
-        UPDATE jobs SET status = 'failed', error = $error, lease_until = NULL, updated_at = $now
-        WHERE job_id = $job_id
-        RETURNING {JobColumns};
-        """;
 
-    // claimed_by is kept on retry: it names the node of the last attempt until the next claim.
-    public const string JobRetry = $"""
-        UPDATE jobs SET status = 'pending', error = $error, lease_until = NULL, run_at = $run_at, updated_at = $now
-        WHERE job_id = $job_id
-        RETURNING {JobColumns};
-        """;
 
     public const string JobCancel = $"""
         UPDATE jobs SET status = 'cancelled', lease_until = NULL, updated_at = $now
@@ -277,6 +269,12 @@ internal static class Schema
         """;
 
     public const string ModuleGet = "SELECT bytes FROM modules WHERE sha256 = $sha256;";
+
+    // Counted from the partial indexes: O(unfinished jobs), whatever the history.
+    public const string JobsCountUnfinished = """
+        SELECT (SELECT count(*) FROM jobs INDEXED BY jobs_claim WHERE status = 'pending'),
+               (SELECT count(*) FROM jobs INDEXED BY jobs_running_lease WHERE status = 'running');
+        """;
 
     public const string JobsCountByStatus = "SELECT status, count(*) FROM jobs GROUP BY status;";
 

@@ -271,7 +271,7 @@ internal sealed partial class JobWorker(
 
         (outcome.Succeeded ? telemetry.Completed : telemetry.Failed).Add(1, tags);
         var kind = outcome.Succeeded ? OutcomeKind.Completed : OutcomeKind.Failed;
-        _outcomes.Writer.TryWrite((held, new JobOutcome(job.JobId, job.Attempts, kind, outcome.Succeeded ? outcome.Result : outcome.Error ?? "failed")));
+        _outcomes.Writer.TryWrite((held, new JobOutcome(job.JobId, job.Attempts, kind, outcome.Succeeded ? outcome.Result : outcome.Error ?? "failed", started)));
     }
 
     private async Task<WorkflowOutcome> RunWorkflowAsync(Job job, CancellationToken token)
