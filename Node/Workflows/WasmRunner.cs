@@ -98,7 +98,7 @@ internal sealed partial class WasmRunner : IDisposable
         }
         catch (WasmtimeException e)
         {
-            return $"not a valid WebAssembly module: {ModuleCache.FirstLine(e.Message)}";
+            return $"not a valid WebAssembly module: {ModuleCache.CompileError(e.Message)}";
         }
     }
 
