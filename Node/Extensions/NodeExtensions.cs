@@ -24,8 +24,9 @@ internal static class NodeExtensions
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton(sp =>
         {
-            var dataDir = Directory.CreateDirectory(Path.GetFullPath(sp.GetRequiredService<IOptions<ClusterOptions>>().Value.DataDir));
-            return new JobStore(Path.Combine(dataDir.FullName, "flotilla.db"));
+            var cluster = sp.GetRequiredService<IOptions<ClusterOptions>>().Value;
+            var dataDir = Directory.CreateDirectory(Path.GetFullPath(cluster.DataDir));
+            return new JobStore(Path.Combine(dataDir.FullName, "flotilla.db"), cluster.NodeId);
         });
         services.AddSingleton<ClusterHttp>();
         services.AddSingleton<ClusterJoiner>();

@@ -12,18 +12,18 @@ namespace Flotilla.Node.Maintenance;
 internal sealed partial class DueJobScheduler(RaftNode node, JobStore store, Proposer proposer, TimeProvider time, ILogger<DueJobScheduler> logger)
     : BackgroundService
 {
-    private static readonly TimeSpan MaxWait = TimeSpan.FromSeconds(1);
+    // How late a delayed job may start at most (Hangfire's scheduler polls every 15 s). Not woken
+    // by every applied entry: at thousands of entries a second the checks themselves cost.
+    private static readonly TimeSpan MaxWait = TimeSpan.FromMilliseconds(250);
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        var wake = new Worker.WakeSignal();
-        node.Applied += _ => wake.Set();
         while (!stoppingToken.IsCancellationRequested)
         {
             try
             {
                 await RunOnceAsync(stoppingToken).ConfigureAwait(false);
-                await wake.WaitAsync(NextWait(), stoppingToken).ConfigureAwait(false);
+                await Task.Delay(NextWait(), time, stoppingToken).ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
             {

@@ -19,14 +19,18 @@ internal sealed partial class JobStore
     // The transaction of the batch being applied; set only inside Apply, under _writeLock.
     private SqliteTransaction? _transaction;
 
+    // Running jobs per worker (see AddHeld); only touched under _writeLock.
+    private readonly Dictionary<string, int> _heldByNode = new(StringComparer.Ordinal);
+    private bool _heldStale = true;
+
     // What the entry being applied did to running jobs, for the workers (see Changed).
     private List<Job>? _assigned;
     private List<RevokedJob>? _revoked;
 
     /// <summary>
-    /// Raised after each applied entry that assigned jobs to workers or took running jobs away
-    /// from them (cancelled, lease rescued). Every node raises it for every node's jobs; a worker
-    /// picks out its own. Handlers run on the applying thread: they must only hand work off.
+    /// Raised after each applied entry that assigned jobs to this store's node (the local node
+    /// named at construction) or took running jobs away from any node (cancelled, lease rescued).
+    /// Handlers run on the applying thread: they must only hand work off.
     /// </summary>
     public event Action<JobChanges>? Changed;
 
@@ -63,6 +67,12 @@ internal sealed partial class JobStore
             _transaction = transaction;
             try
             {
+                if (_heldStale)
+                {
+                    RecountHeld();
+                    _heldStale = false;
+                }
+
                 foreach (var command in commands)
                 {
                     results.Add(ApplyOne(transaction, command, batch.Now));
@@ -75,6 +85,16 @@ internal sealed partial class JobStore
 
                 Write(Schema.SetAppliedIndex).With("$index", index).ExecuteNonQuery();
                 transaction.Commit();
+            }
+            catch
+            {
+                // The transaction rolls back: so must the held counts (recounted by the next entry).
+                _heldStale = true;
+                throw;
+            }
+
+            try
+            {
                 if (_assigned.Count > 0 || _revoked.Count > 0)
                 {
                     changes = new JobChanges(index, _assigned, _revoked);
@@ -120,6 +140,7 @@ internal sealed partial class JobStore
             transaction.Rollback(CommandSavepoint);
             _assigned.RemoveRange(assigned, _assigned.Count - assigned);
             _revoked.RemoveRange(revoked, _revoked.Count - revoked);
+            RecountHeld();
         }
 
         transaction.Release(CommandSavepoint);

@@ -29,9 +29,10 @@ internal sealed partial class JobStore
     }
 
     /// <summary>
-    /// Hands due pending jobs, in claim order, to live workers with free credit: each job to the
-    /// worker with the most credit left (ties by name), so a burst spreads evenly over the nodes
-    /// and a slow node, whose credit stays used, gets less.
+    /// Hands due pending jobs, in claim order, to live workers with free credit. Shares follow
+    /// credit (each next job counts for the worker with the most credit left, ties by name), so
+    /// a burst spreads evenly and a slow node, whose credit stays used, gets less; each worker's
+    /// share is then taken in one statement, workers in name order.
     /// </summary>
     private void AssignDueJobs(long now)
     {
@@ -45,25 +46,8 @@ internal sealed partial class JobStore
         {
             while (live.Read())
             {
-                workers.Add((live.GetString(0), live.GetInt32(1), live.GetInt64(2)));
-            }
-        }
-
-        if (workers.Count == 0)
-        {
-            return;
-        }
-
-        using (var held = Write(Schema.JobsHeldByNode).ExecuteReader())
-        {
-            while (held.Read())
-            {
-                var node = held.GetString(0);
-                var i = workers.FindIndex(w => w.Node == node);
-                if (i >= 0)
-                {
-                    workers[i] = workers[i] with { Free = workers[i].Free - held.GetInt32(1) };
-                }
+                var node = live.GetString(0);
+                workers.Add((node, live.GetInt32(1) - _heldByNode.GetValueOrDefault(node), live.GetInt64(2)));
             }
         }
 
@@ -73,34 +57,74 @@ internal sealed partial class JobStore
             return;
         }
 
-        var jobs = JobRow.ReadAll(Write(Schema.JobsDue).With("$now", now).With("$max", free));
-        foreach (var job in jobs)
+        var shares = new int[workers.Count];
+        var pending = CountDue(now, free);
+        for (var n = 0; n < pending; n++)
         {
-            var best = 0;
-            for (var i = 1; i < workers.Count; i++)
+            var best = -1;
+            for (var i = 0; i < workers.Count; i++)
             {
-                if (workers[i].Free > workers[best].Free)
+                if (workers[i].Free - shares[i] > 0 && (best < 0 || workers[i].Free - shares[i] > workers[best].Free - shares[best]))
                 {
                     best = i;
                 }
             }
 
-            var (node, _, leaseMs) = workers[best];
-            workers[best] = workers[best] with { Free = workers[best].Free - 1 };
-            Write(Schema.JobAssign)
-                .With("$job_id", job.JobId)
+            shares[best]++;
+        }
+
+        for (var i = 0; i < workers.Count; i++)
+        {
+            if (shares[i] == 0)
+            {
+                continue;
+            }
+
+            var (node, _, leaseMs) = workers[i];
+            var local = node == _localNode;
+            var assign = Write(local ? Schema.JobsAssignDueReturning : Schema.JobsAssignDue)
                 .With("$node", node)
                 .With("$now", now)
                 .With("$lease_ms", leaseMs)
-                .ExecuteNonQuery();
-            _assigned!.Add(job with
+                .With("$max", shares[i]);
+            int count;
+            if (local)
             {
-                Status = JobStatus.Running,
-                ClaimedBy = node,
-                Attempts = job.Attempts + 1,
-                LeaseUntil = now + leaseMs,
-                UpdatedAt = now,
-            });
+                var jobs = JobRow.ReadAll(assign);
+                jobs.Sort(ClaimOrder.Instance);
+                _assigned!.AddRange(jobs);
+                count = jobs.Count;
+            }
+            else
+            {
+                count = assign.ExecuteNonQuery();
+            }
+
+            AddHeld(node, count);
+        }
+    }
+
+    private int CountDue(long now, int max) =>
+        (int)(long)Write(Schema.JobsCountDue).With("$now", now).With("$max", max).ExecuteScalar()!;
+
+    // Running jobs per node, kept in step with every change into or out of 'running' so that
+    // assignment (after every entry) does not count them in the database each time. Rebuilt
+    // from the table whenever a change may have been rolled back, and after a snapshot.
+    private void AddHeld(string node, int delta)
+    {
+        if (delta != 0)
+        {
+            _heldByNode[node] = _heldByNode.GetValueOrDefault(node) + delta;
+        }
+    }
+
+    private void RecountHeld()
+    {
+        _heldByNode.Clear();
+        using var held = Write(Schema.JobsHeldByNode).ExecuteReader();
+        while (held.Read())
+        {
+            _heldByNode[held.GetString(0)] = held.GetInt32(1);
         }
     }
 
@@ -131,6 +155,7 @@ internal sealed partial class JobStore
             .With("$queues", command.Queues is null ? null : JsonArray(command.Queues));
         var won = JobRow.ReadAll(claim);
         won.Sort(ClaimOrder.Instance);
+        AddHeld(command.Node, won.Count);
         return new JobsResult(won);
     }
 

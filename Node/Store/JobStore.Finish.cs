@@ -21,7 +21,7 @@ internal sealed partial class JobStore
                 continue;
             }
 
-            applied += outcome.Kind switch
+            var changed = outcome.Kind switch
             {
                 OutcomeKind.Completed => Write(Schema.JobComplete)
                     .With("$job_id", outcome.JobId)
@@ -39,6 +39,8 @@ internal sealed partial class JobStore
                     .ExecuteNonQuery(),
                 _ => FailFenced(outcome.JobId, command.Node, outcome.Attempt, outcome.Text ?? "failed", now, outcome.StartedAt),
             };
+            applied += changed;
+            AddHeld(command.Node, -changed);
         }
 
         // Outcomes that lost their claim (lease expired, cancelled) are ignored, not rejected:
@@ -81,6 +83,7 @@ internal sealed partial class JobStore
             .With("$now", now)
             .With("$started_at", null)
             .ExecuteNonQuery() == 1;
+        AddHeld(command.Node, changed ? -1 : 0);
         return new JobChange(changed, CurrentJob(command.JobId));
     }
 
@@ -92,6 +95,7 @@ internal sealed partial class JobStore
         }
 
         var changed = FailFenced(command.JobId, command.Node, command.Attempt, command.Error, now) == 1;
+        AddHeld(command.Node, changed ? -1 : 0);
         return new JobChange(changed, CurrentJob(command.JobId));
     }
 
@@ -111,6 +115,7 @@ internal sealed partial class JobStore
         if (before is { Status: JobStatus.Running, ClaimedBy: { } node })
         {
             _revoked!.Add(new RevokedJob(before.JobId, node, before.Attempts));
+            AddHeld(node, -1);
         }
 
         return new JobChange(true, cancelled);
@@ -127,6 +132,7 @@ internal sealed partial class JobStore
                 : Write(Schema.JobRetry).With("$run_at", now + RetryPolicy.BackoffMs(job.JobId, job.Attempts));
             update.With("$job_id", job.JobId).With("$error", error).With("$now", now).With("$started_at", null).ExecuteNonQuery();
             _revoked!.Add(new RevokedJob(job.JobId, job.ClaimedBy!, job.Attempts));
+            AddHeld(job.ClaimedBy!, -1);
 
             // A node that let a lease run out is not renewing: assign it nothing more until it
             // offers again (a live one does within a heartbeat), or the rescued job may go

@@ -80,6 +80,7 @@ internal sealed partial class JobStore
             // A snapshot of an older build may lack newer tables or indexes.
             CreateSchema();
             Interlocked.Increment(ref _workflowsVersion);
+            _heldStale = true;
             Volatile.Write(ref _appliedIndex, ReadAppliedIndex(_writer));
             return true;
         }

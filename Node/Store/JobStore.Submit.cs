@@ -28,20 +28,7 @@ internal sealed partial class JobStore
                 continue;
             }
 
-            // The same id with the same content is the same proposal replayed (a write retried
-            // after leadership moved mid-flight): it was accepted once, so hand it back.
-            if (CurrentJob(job.JobId) is { } existing)
-            {
-                if (existing.Workflow == job.Workflow && existing.Payload == job.Payload && existing.Queue == job.Queue)
-                {
-                    stored.Add(existing);
-                    continue;
-                }
-
-                return new Rejected($"submit_jobs: job {i}: job id '{job.JobId}' already exists");
-            }
-
-            Write(Schema.JobInsert)
+            var inserted = Write(Schema.JobInsert)
                 .With("$job_id", job.JobId)
                 .With("$queue", job.Queue)
                 .With("$workflow", job.Workflow)
@@ -53,7 +40,20 @@ internal sealed partial class JobStore
                 .With("$idempotency_key", job.IdempotencyKey)
                 .With("$trace_parent", job.TraceParent)
                 .With("$timeout_ms", job.TimeoutMs)
-                .ExecuteNonQuery();
+                .ExecuteNonQuery() == 1;
+            if (!inserted)
+            {
+                // The same id with the same content is the same proposal replayed (a write
+                // retried after leadership moved mid-flight): it was accepted once, so hand it back.
+                var existing = CurrentJob(job.JobId)!;
+                if (existing.Workflow == job.Workflow && existing.Payload == job.Payload && existing.Queue == job.Queue)
+                {
+                    stored.Add(existing);
+                    continue;
+                }
+
+                return new Rejected($"submit_jobs: job {i}: job id '{job.JobId}' already exists");
+            }
 
             // The row is known: building it costs nothing, reading it back (RETURNING) did.
             stored.Add(new Job(

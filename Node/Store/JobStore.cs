@@ -18,6 +18,7 @@ internal sealed partial class JobStore : IDisposable
     private readonly string _databasePath;
     private readonly string _readConnectionString;
     private readonly SqliteConnection _writer;
+    private readonly string? _localNode;
 
     // Serializes every use of _writer; apply is single-threaded by contract, but snapshot
     // restore and MarkApplied may come from other threads of the Raft machinery.
@@ -25,9 +26,13 @@ internal sealed partial class JobStore : IDisposable
     private long _appliedIndex;
     private bool _disposed;
 
-    public JobStore(string databasePath)
+    /// <param name="databasePath">The SQLite file (created if missing).</param>
+    /// <param name="localNode">This node's id: jobs assigned to it are read back for <see cref="Changed"/>.</param>
+    public JobStore(string databasePath, string? localNode = null)
     {
+        _localNode = localNode;
         ArgumentException.ThrowIfNullOrWhiteSpace(databasePath);
+        SqliteProcessSettings.EnsureApplied();
         _databasePath = Path.GetFullPath(databasePath);
         Directory.CreateDirectory(Path.GetDirectoryName(_databasePath)!);
 

@@ -37,7 +37,7 @@ internal static class Schema
             updated_at      INTEGER NOT NULL,
             result          TEXT,
             error           TEXT,
-            idempotency_key TEXT UNIQUE,
+            idempotency_key TEXT,
             trace_parent    TEXT,
             timeout_ms      INTEGER,
             started_at      INTEGER,
@@ -51,10 +51,10 @@ internal static class Schema
                 CHECK (status <> 'completed' OR completed_by IS NOT NULL)
         ) STRICT;
 
+        CREATE UNIQUE INDEX IF NOT EXISTS jobs_idempotency_key ON jobs (idempotency_key) WHERE idempotency_key IS NOT NULL;
         CREATE INDEX IF NOT EXISTS jobs_claim ON jobs (priority DESC, run_at, job_id) WHERE status = 'pending';
         CREATE INDEX IF NOT EXISTS jobs_pending_run_at ON jobs (run_at) WHERE status = 'pending';
         CREATE INDEX IF NOT EXISTS jobs_running_lease ON jobs (lease_until) WHERE status = 'running';
-        CREATE INDEX IF NOT EXISTS jobs_running_node ON jobs (claimed_by, job_id) WHERE status = 'running';
         CREATE INDEX IF NOT EXISTS jobs_finished ON jobs (updated_at) WHERE status IN ('completed', 'failed', 'cancelled');
         CREATE INDEX IF NOT EXISTS jobs_status ON jobs (status, job_id);
         CREATE INDEX IF NOT EXISTS jobs_queue ON jobs (queue, job_id);
@@ -114,13 +114,15 @@ internal static class Schema
 
     public const string JobGetById = $"SELECT {JobColumns} FROM jobs WHERE job_id = $job_id;";
 
-    public const string JobGetByIdempotencyKey = $"SELECT {JobColumns} FROM jobs WHERE idempotency_key = $key;";
+    public const string JobGetByIdempotencyKey = $"SELECT {JobColumns} FROM jobs WHERE idempotency_key = $key AND idempotency_key IS NOT NULL;";
 
+    // A replayed id changes nothing here; the caller compares it with the stored job.
     public const string JobInsert = $"""
         INSERT INTO jobs (job_id, status, queue, workflow, payload, priority, run_at, attempts, max_attempts,
                           created_at, updated_at, idempotency_key, trace_parent, timeout_ms)
         VALUES ($job_id, 'pending', $queue, $workflow, $payload, $priority, $run_at, 0, $max_attempts,
-                $now, $now, $idempotency_key, $trace_parent, $timeout_ms);
+                $now, $now, $idempotency_key, $trace_parent, $timeout_ms)
+        ON CONFLICT (job_id) DO NOTHING;
         """;
 
     // One statement: choose and take. The caller re-sorts the RETURNING rows, because SQLite
@@ -146,27 +148,35 @@ internal static class Schema
         """;
 
     public const string JobsHeldByNode = """
-        SELECT claimed_by, count(*) FROM jobs INDEXED BY jobs_running_node
+        SELECT claimed_by, count(*) FROM jobs INDEXED BY jobs_running_lease
         WHERE status = 'running'
         GROUP BY claimed_by;
         """;
 
-    public const string JobsDue = $"""
-        SELECT {JobColumns} FROM jobs INDEXED BY jobs_claim
-        WHERE status = 'pending' AND run_at <= $now
-        ORDER BY priority DESC, run_at, job_id
-        LIMIT $max;
-        """;
-
-    public const string JobAssign = """
+    // The next $max due jobs in claim order go to one worker; RETURNING only for this node's own
+    // (its worker needs the rows), the others' changes are the same UPDATE without reading back.
+    private const string AssignDueSet = """
         UPDATE jobs
         SET status = 'running', claimed_by = $node, attempts = attempts + 1,
             lease_until = $now + $lease_ms, updated_at = $now
-        WHERE job_id = $job_id AND status = 'pending';
+        WHERE job_id IN (
+            SELECT job_id FROM jobs INDEXED BY jobs_claim
+            WHERE status = 'pending' AND run_at <= $now
+            ORDER BY priority DESC, run_at, job_id
+            LIMIT $max)
         """;
 
+    public const string JobsAssignDue = AssignDueSet + ";";
+
+    public const string JobsCountDue = """
+        SELECT count(*) FROM (
+            SELECT 1 FROM jobs INDEXED BY jobs_claim WHERE status = 'pending' AND run_at <= $now LIMIT $max);
+        """;
+
+    public const string JobsAssignDueReturning = AssignDueSet + $" RETURNING {JobColumns};";
+
     public const string JobsRunningByNode = $"""
-        SELECT {JobColumns} FROM jobs INDEXED BY jobs_running_node
+        SELECT {JobColumns} FROM jobs INDEXED BY jobs_running_lease
         WHERE status = 'running' AND claimed_by = $node
         ORDER BY job_id;
         """;

@@ -113,7 +113,7 @@ internal static class FlotillaScenarios
                 throw new TimeoutException($"jobs still unfinished after 10 minutes: {queue}");
             }
 
-            await Task.Delay(20);
+            await Task.Delay(100);
         }
 
         return submitted;

@@ -16,7 +16,7 @@ public sealed class AssignTests : IDisposable
     [Fact]
     public void ASubmitIsAssignedInTheSameEntryInClaimOrderSpreadOverTheWorkers()
     {
-        var store = _stores.Open();
+        var store = _stores.Open(localNode: "node1");
         var assigned = new List<JobChanges>();
         store.Changed += assigned.Add;
         Offer(store, 1_000, "node1", 2);
@@ -31,10 +31,12 @@ public sealed class AssignTests : IDisposable
             TempStores.NewJob("z", priority: 5, runAt: 900),
             TempStores.NewJob("y", priority: -1, runAt: 0));
 
+        // Shares by credit (2 each), taken in claim order, workers in name order; the event
+        // carries this store's own node's jobs, as stored.
         var changes = Assert.Single(assigned);
-        Assert.Equal(["z", "b", "c", "a"], changes.Assigned.Select(j => j.JobId));
-        Assert.Equal(["node1", "node2", "node1", "node2"], changes.Assigned.Select(j => j.ClaimedBy));
+        Assert.Equal(["z", "b"], changes.Assigned.Select(j => j.JobId));
         Assert.All(changes.Assigned, j => Assert.Equal(store.GetJob(j.JobId), j));
+        Assert.Equal(["node1", "node1", "node2", "node2"], new[] { "z", "b", "c", "a" }.Select(id => store.GetJob(id)!.ClaimedBy));
         Assert.Equal(JobStatus.Pending, store.GetJob("y")!.Status);
         Assert.Equal(1, store.GetJob("z")!.Attempts);
         Assert.Equal(31_000, store.GetJob("z")!.LeaseUntil);
@@ -43,7 +45,7 @@ public sealed class AssignTests : IDisposable
     [Fact]
     public void AFinishedJobFreesCreditAndTheNextDueJobIsAssignedInTheSameEntry()
     {
-        var store = _stores.Open();
+        var store = _stores.Open(localNode: "node1");
         var assigned = new List<JobChanges>();
         Offer(store, 1_000, "node1", 1);
         _stores.Submit(store, 1_000, TempStores.NewJob("first", runAt: 1), TempStores.NewJob("second", runAt: 2));
@@ -58,6 +60,23 @@ public sealed class AssignTests : IDisposable
         Assert.Equal("node1", first.CompletedBy);
         Assert.Equal(1_500, first.StartedAt);
         Assert.Equal(2_000, first.UpdatedAt);
+    }
+
+    [Fact]
+    public void ABurstIsSharedByFreeCredit()
+    {
+        var store = _stores.Open();
+        Offer(store, 1_000, "a", 10);
+        Offer(store, 1_000, "b", 4);
+        _stores.Submit(store, 1_000, Enumerable.Range(0, 6).Select(i => TempStores.NewJob($"j{i}", runAt: i)).ToArray());
+        Offer(store, 1_000, "c", 10);
+
+        _stores.Submit(store, 1_000, Enumerable.Range(6, 10).Select(i => TempStores.NewJob($"j{i}", runAt: i)).ToArray());
+
+        // First burst of 6 (free a 10, b 4): each job to the most credit left, so all 6 to a.
+        // Second burst of 10 (free a 4, b 4, c 10): c takes 6 until level, then a, b, c, a.
+        Assert.Equal((8, 1, 7), (store.RunningOn("a").Count, store.RunningOn("b").Count, store.RunningOn("c").Count));
+        Assert.Equal(0, store.CountUnfinished().Pending);
     }
 
     [Fact]
@@ -155,7 +174,7 @@ public sealed class AssignTests : IDisposable
     [Fact]
     public void AnExpiredLeaseRevokesTheJobAndTheSilentNodeGetsNoMoreUntilItOffersAgain()
     {
-        var store = _stores.Open();
+        var store = _stores.Open(localNode: "dead");
         var changes = new List<JobChanges>();
         store.Changed += changes.Add;
         Offer(store, 1_000, "dead", 1, leaseMs: 2_000, aliveMs: 60_000);
