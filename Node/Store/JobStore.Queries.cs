@@ -24,14 +24,22 @@ internal sealed partial class JobStore
         using var connection = OpenReader();
         using var command = connection.CreateCommand();
 
-        // Only the filters in use go into the WHERE clause, so SQLite can use the
-        // (status, job_id) or (queue, job_id) index for the ORDER BY.
+        // Only the filters in use go into the WHERE clause, and the status as a literal: SQLite
+        // uses a partial index only when the query visibly implies its WHERE clause.
         var sql = new StringBuilder(Schema.JobListSelect);
         var conditions = new List<string>();
         if (query.Status is { } status)
         {
-            conditions.Add("status = $status");
-            command.With("$status", JobRow.ToText(status));
+            // Unfinished and unsuccessful jobs are few: walk their partial index and sort.
+            // Completed ones are most rows: the primary key order finds them densely.
+            sql.Append(status switch
+            {
+                JobStatus.Pending => " INDEXED BY jobs_pending_run_at",
+                JobStatus.Running => " INDEXED BY jobs_running_lease",
+                JobStatus.Failed or JobStatus.Cancelled => " INDEXED BY jobs_unsuccessful",
+                _ => string.Empty,
+            });
+            conditions.Add($"status = '{JobRow.ToText(status)}'");
         }
 
         if (query.Queue is not null)
