@@ -22,7 +22,8 @@ internal sealed record JobView(
     JsonElement? Result,
     string? Error,
     string? IdempotencyKey,
-    int? TimeoutMs)
+    int? TimeoutMs,
+    DateTimeOffset? StartedAt)
 {
     public static JobView From(Job job) => new(
         job.JobId,
@@ -42,7 +43,8 @@ internal sealed record JobView(
         job.Result is null ? null : ParseJson(job.Result),
         job.Error,
         job.IdempotencyKey,
-        job.TimeoutMs);
+        job.TimeoutMs,
+        job.StartedAt is { } started ? DateTimeOffset.FromUnixTimeMilliseconds(started) : null);
 
     private static JsonElement? ParseJson(string json)
     {

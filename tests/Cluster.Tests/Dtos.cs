@@ -13,7 +13,7 @@ internal sealed record StoreStateDto(string NodeId, long AppliedIndex, string Ch
 internal sealed record JobDto(
     string JobId, string Status, string Workflow, string Queue, int Priority, JsonElement Payload, int Attempts,
     int MaxAttempts, string? ClaimedBy, string? CompletedBy, DateTimeOffset RunAt, DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt,
-    JsonElement? Result, string? Error, string? IdempotencyKey);
+    JsonElement? Result, string? Error, string? IdempotencyKey, DateTimeOffset? StartedAt = null);
 
 internal sealed record JobPageDto(List<JobDto> Jobs, string? NextAfter);
 

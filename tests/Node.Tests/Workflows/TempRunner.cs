@@ -10,6 +10,15 @@ internal sealed class TempRunner : IDisposable
 {
     private readonly List<WasmRunner> _runners = [];
 
+    static TempRunner()
+    {
+        // A run blocks its pool thread until the guest ends, as JobWorker knows (it raises the
+        // minimum threads to its slots). Tests run many guests at once on 2 cores: without the
+        // same headroom a cancel timer's callback waits behind sleeping guests.
+        ThreadPool.GetMinThreads(out var workers, out var io);
+        ThreadPool.SetMinThreads(Math.Max(workers, 64), io);
+    }
+
     public string CacheDirectory { get; } = Path.Combine(Path.GetTempPath(), "flotilla-wf-tests", Guid.NewGuid().ToString("N"));
 
     public WasmRunner Open(Action<WorkflowOptions>? configure = null)
