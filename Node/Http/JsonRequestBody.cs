@@ -44,22 +44,23 @@ internal static class JsonRequestBody
             return new JsonBody<T>(null, null, tooLarge);
         }
 
-        if (bytes!.AsSpan().StartsWith(Bom))
+        var body = bytes ?? [];
+        if (body.AsSpan().StartsWith(Bom))
         {
             return Fail<T>(400, "The body is not valid JSON for this route.", "The body starts with a byte order mark; send UTF-8 JSON without one (RFC 8259).");
         }
 
-        if (!System.Text.Unicode.Utf8.IsValid(bytes))
+        if (!System.Text.Unicode.Utf8.IsValid(body))
         {
             return Fail<T>(400, "The body is not valid JSON for this route.", "The body is not valid UTF-8.");
         }
 
         try
         {
-            var value = bytes.Length == 0 ? null : JsonSerializer.Deserialize<T>(bytes, Strict(options));
+            var value = body.Length == 0 ? null : JsonSerializer.Deserialize<T>(body, Strict(options));
             return value is null
                 ? Fail<T>(400, "Expected a JSON body.", "The body is empty or null.")
-                : new JsonBody<T>(value, bytes, null);
+                : new JsonBody<T>(value, body, null);
         }
         catch (JsonException ex)
         {
