@@ -23,9 +23,9 @@ public sealed class FoundingTests : IAsyncLifetime
         var job = await TestCluster.SubmitAsync(_cluster["node2"], new { workflow = "echo", payload = "kept" });
         await _cluster.WaitForIdenticalStoresAsync(Timeout);
 
-        // With its cluster running: it has a log, so it does not found; it rejoins as the member it is.
+        // With its cluster running, membership file gone: it has a log, so it does not found; it rejoins as the member it is.
         node1.Kill();
-        File.WriteAllBytes(Path.Combine(node1.DataDir, "members.bin"), []);
+        File.Delete(Path.Combine(node1.DataDir, "members.bin"));
         node1.Start();
         await WatchNeverAloneAsync(node1, until: () => node1.IsHealthyAsync(), "node1 healthy again");
         await _cluster.WaitForAgreedLeaderAsync(_cluster.Nodes, Timeout);
@@ -36,6 +36,7 @@ public sealed class FoundingTests : IAsyncLifetime
             node.Kill();
         }
 
+        // This time the file is there but empty (a crash while it was written).
         File.WriteAllBytes(Path.Combine(node1.DataDir, "members.bin"), []);
         node1.Start();
         var aloneUntil = DateTime.UtcNow + TimeSpan.FromSeconds(10);
