@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Net.Http.Json;
+using Flotilla.Client;
 using Flotilla.Cluster.Tests;
 
 // Measures a real three-node cluster on this machine: formation, single-job commits/s at
@@ -41,7 +42,7 @@ foreach (var (writers, size) in new[] { (1, 100), (4, 500), (8, 1000) })
     var batch = Enumerable.Range(0, size).Select(i => new { workflow = "echo", payload = new { i } }).ToArray();
     var (count, latencies) = await RunAsync(writers, seconds, async token =>
     {
-        using var response = await leader.Http.PostAsJsonAsync("jobs/batch", batch, Json.Options, token);
+        using var response = await leader.Http.PostAsJsonAsync("jobs/batch", batch, FlotillaJson.Options, token);
         response.EnsureSuccessStatusCode();
         return size;
     });
@@ -92,7 +93,7 @@ await Task.Delay(1000); // built-in workflows registered
     var started = Stopwatch.StartNew();
     foreach (var chunk in Enumerable.Range(0, total).Chunk(500))
     {
-        using var response = await leader.Http.PostAsJsonAsync("jobs/batch", chunk.Select(i => new { workflow = "echo", payload = new { i } }).ToArray(), Json.Options);
+        using var response = await leader.Http.PostAsJsonAsync("jobs/batch", chunk.Select(i => new { workflow = "echo", payload = new { i } }).ToArray(), FlotillaJson.Options);
         response.EnsureSuccessStatusCode();
     }
 
@@ -112,7 +113,7 @@ await Task.Delay(1000); // built-in workflows registered
     {
         var job = await TestCluster.SubmitAsync(follower, new { workflow = "echo", payload = i });
         var sw = Stopwatch.StartNew();
-        while ((await TestCluster.GetJobAsync(follower, job.JobId))!.Status != "completed")
+        while ((await TestCluster.GetJobAsync(follower, job.JobId))!.Status != JobStatus.Completed)
         {
             await Task.Delay(2);
         }
