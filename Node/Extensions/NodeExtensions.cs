@@ -60,11 +60,8 @@ internal static class NodeExtensions
         services.AddHealthChecks().AddCheck<MembershipHealthCheck>("cluster-membership");
         services.AddProblemDetails();
         services.AddExceptionHandler<ClusterExceptionHandler>();
-        services.ConfigureHttpJsonOptions(o =>
-        {
-            o.SerializerOptions.PropertyNamingPolicy = ClusterHttp.Json.PropertyNamingPolicy;
-            o.SerializerOptions.Converters.Add(new System.Text.Json.Serialization.JsonStringEnumConverter(System.Text.Json.JsonNamingPolicy.SnakeCaseLower));
-        });
+        services.AddSingleton<JobWaiter>();
+        services.ConfigureHttpJsonOptions(o => Flotilla.Client.FlotillaJson.Configure(o.SerializerOptions));
         return builder;
     }
 }
