@@ -1,5 +1,6 @@
 using System.Net;
 using Flotilla.Api.Cluster;
+using Flotilla.Client;
 using Flotilla.Api.Security;
 using Microsoft.AspNetCore.Http.HttpResults;
 

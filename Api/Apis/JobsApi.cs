@@ -1,11 +1,12 @@
 using System.Net;
 using System.Text;
 using Flotilla.Api.Cluster;
-using Flotilla.Api.Jobs;
 using Flotilla.Api.Security;
 using Flotilla.Api.Workflows;
+using Flotilla.Client;
 using Flotilla.Node.Http;
 using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Mvc;
 
 namespace Flotilla.Api.Apis;
 
@@ -15,9 +16,8 @@ namespace Flotilla.Api.Apis;
 /// </summary>
 internal static class JobsApi
 {
-    public const int MaxBatch = 1000;
+    public const int MaxBatch = JobRules.MaxBatch;
 
-    private static readonly string[] Statuses = ["pending", "running", "completed", "failed", "cancelled"];
 
     public static RouteGroupBuilder MapJobsApiV1(this IEndpointRouteBuilder app)
     {
@@ -31,11 +31,11 @@ internal static class JobsApi
         return api;
     }
 
-    private static async Task<Results<Accepted<JobView>, ValidationProblem, ProblemHttpResult>> SubmitAsync(
+    private static async Task<Results<Accepted<Job>, ValidationProblem, ProblemHttpResult>> SubmitAsync(
         HttpRequest request, NodeClient nodes, WorkflowCatalog workflows, TimeProvider time, CancellationToken token)
     {
         // The nodes' own reading rules (type, size, UTF-8, duplicates): one answer for one body.
-        var (job, body, bad) = await JsonRequestBody.ReadAsync<SubmitJobRequest>(request, JsonRequestBody.MaxJobBytes, ApiJson.Strict, token);
+        var (job, body, bad) = await JsonRequestBody.ReadAsync<SubmitJobRequest>(request, JsonRequestBody.MaxJobBytes, FlotillaJson.Options, token);
         if (bad is not null)
         {
             return bad;
@@ -54,14 +54,14 @@ internal static class JobsApi
             return NodeResults.Problem(answer, request.HttpContext.Response);
         }
 
-        var stored = answer.Read<JobView>();
+        var stored = answer.Read<Job>();
         return TypedResults.Accepted(answer.Location ?? $"/jobs/{stored.JobId}", stored);
     }
 
-    private static async Task<Results<Accepted<JobView[]>, ValidationProblem, ProblemHttpResult>> SubmitBatchAsync(
+    private static async Task<Results<Accepted<Job[]>, ValidationProblem, ProblemHttpResult>> SubmitBatchAsync(
         HttpRequest request, NodeClient nodes, WorkflowCatalog workflows, TimeProvider time, CancellationToken token)
     {
-        var (jobs, body, bad) = await JsonRequestBody.ReadAsync<SubmitJobRequest?[]>(request, JsonRequestBody.MaxBatchBytes, ApiJson.Strict, token);
+        var (jobs, body, bad) = await JsonRequestBody.ReadAsync<SubmitJobRequest?[]>(request, JsonRequestBody.MaxBatchBytes, FlotillaJson.Options, token);
         if (bad is not null)
         {
             return bad;
@@ -80,11 +80,11 @@ internal static class JobsApi
 
         var answer = await nodes.WriteAsync(HttpMethod.Post, "jobs/batch", body, "application/json", token);
         return answer.Status == HttpStatusCode.Accepted
-            ? TypedResults.Accepted(answer.Location ?? "/jobs", answer.Read<JobView[]>())
+            ? TypedResults.Accepted(answer.Location ?? "/jobs", answer.Read<Job[]>())
             : NodeResults.Problem(answer, request.HttpContext.Response);
     }
 
-    private static async Task<Results<Accepted<JobView>, ValidationProblem, ProblemHttpResult>> SubmitUrlAsync(
+    private static async Task<Results<Accepted<Job>, ValidationProblem, ProblemHttpResult>> SubmitUrlAsync(
         HttpRequest request, NodeClient nodes, CancellationToken token)
     {
         if (!request.HasFormContentType)
@@ -94,9 +94,9 @@ internal static class JobsApi
 
         var form = await request.ReadFormAsync(token);
         var url = form["url"].ToString();
-        if (!SubmitJobRequest.IsJobUrl(url))
+        if (JobRules.CheckJobUrl(url) is { } bad)
         {
-            return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["url"] = [SubmitJobRequest.JobUrlRule] });
+            return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["url"] = [bad] }, title: "The url is not valid.");
         }
 
         // The node picks the default workflow and the job id that goes into the payload.
@@ -107,16 +107,23 @@ internal static class JobsApi
             return NodeResults.Problem(answer, request.HttpContext.Response);
         }
 
-        var stored = answer.Read<JobView>();
+        var stored = answer.Read<Job>();
         return TypedResults.Accepted(answer.Location ?? $"/jobs/{stored.JobId}", stored);
     }
 
-    private static async Task<Results<Ok<JobView>, ProblemHttpResult>> GetAsync(
-        string id, string? consistency, HttpResponse response, NodeClient nodes, CancellationToken token)
+    /// <summary>The job; with <c>wait_ms</c>, once it has finished or after that long (the node waits, without polling).</summary>
+    private static async Task<Results<Ok<Job>, ValidationProblem, ProblemHttpResult>> GetAsync(
+        string id, string? consistency, [FromQuery(Name = "wait_ms")] int? waitMs, HttpResponse response, NodeClient nodes, CancellationToken token)
     {
-        var answer = await nodes.ReadAsync($"jobs/{Uri.EscapeDataString(id)}{Query(("consistency", consistency))}", token);
+        if (waitMs is < 0 or > JobRules.MaxWaitMs)
+        {
+            return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["wait_ms"] = [JobRules.WaitRule] });
+        }
+
+        var path = $"jobs/{Uri.EscapeDataString(id)}{Query(("consistency", consistency), ("wait_ms", waitMs?.ToString(System.Globalization.CultureInfo.InvariantCulture)))}";
+        var answer = await nodes.ReadAsync(path, TimeSpan.FromMilliseconds(waitMs ?? 0), token);
         return answer.Status == HttpStatusCode.OK
-            ? TypedResults.Ok(answer.Read<JobView>())
+            ? TypedResults.Ok(answer.Read<Job>())
             : NodeResults.Problem(answer, response);
     }
 
@@ -124,14 +131,14 @@ internal static class JobsApi
         string? status, string? queue, int? limit, string? after, string? consistency, HttpResponse response, NodeClient nodes, CancellationToken token)
     {
         var errors = new Dictionary<string, string[]>();
-        if (status is not null && !Statuses.Contains(status, StringComparer.OrdinalIgnoreCase))
+        if (status is not null && !JobRules.TryParseStatus(status, out _))
         {
-            errors["status"] = ["status must be one of pending, running, completed, failed, cancelled."];
+            errors["status"] = [JobRules.StatusRule];
         }
 
-        if (limit is < 1 or > 1000)
+        if (limit is < 1 or > JobRules.MaxPageSize)
         {
-            errors["limit"] = ["limit must be between 1 and 1000."];
+            errors["limit"] = [JobRules.LimitRule];
         }
 
         if (errors.Count > 0)
@@ -146,12 +153,12 @@ internal static class JobsApi
             : NodeResults.Problem(answer, response);
     }
 
-    private static async Task<Results<Ok<JobView>, ProblemHttpResult>> CancelAsync(
+    private static async Task<Results<Ok<Job>, ProblemHttpResult>> CancelAsync(
         string id, HttpResponse response, NodeClient nodes, CancellationToken token)
     {
         var answer = await nodes.WriteAsync(HttpMethod.Post, $"jobs/{Uri.EscapeDataString(id)}/cancel", [], null, token);
         return answer.Status == HttpStatusCode.OK
-            ? TypedResults.Ok(answer.Read<JobView>())
+            ? TypedResults.Ok(answer.Read<Job>())
             : NodeResults.Problem(answer, response);
     }
 

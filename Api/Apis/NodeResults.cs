@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Flotilla.Api.Cluster;
+using Flotilla.Client;
 using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace Flotilla.Api.Apis;
@@ -26,7 +27,7 @@ internal static class NodeResults
         HttpValidationProblemDetails? problem = null;
         try
         {
-            problem = answer.Body.Length > 0 ? JsonSerializer.Deserialize<HttpValidationProblemDetails>(answer.Body, ApiJson.Options) : null;
+            problem = answer.Body.Length > 0 ? JsonSerializer.Deserialize<HttpValidationProblemDetails>(answer.Body, FlotillaJson.Options) : null;
         }
         catch (JsonException)
         {

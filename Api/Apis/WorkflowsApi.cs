@@ -1,8 +1,8 @@
 using System.Net;
 using Flotilla.Api.Cluster;
-using Flotilla.Api.Jobs;
 using Flotilla.Api.Security;
 using Flotilla.Api.Workflows;
+using Flotilla.Client;
 using Flotilla.Node.Http;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
@@ -15,7 +15,7 @@ internal static class WorkflowsApi
     public const string WasmContentType = "application/wasm";
 
     /// <summary>Largest module the Api takes; the nodes compile and replicate it, so it stays well below their request limit.</summary>
-    public const int MaxModuleBytes = 16 * 1024 * 1024;
+    public const int MaxModuleBytes = JobRules.MaxModuleBytes;
 
     private static readonly byte[] WasmMagic = [0x00, 0x61, 0x73, 0x6D];
 
@@ -31,12 +31,9 @@ internal static class WorkflowsApi
     private static async Task<Results<Ok<WorkflowView>, Created<WorkflowView>, ValidationProblem, ProblemHttpResult>> RegisterAsync(
         string name, [FromQuery(Name = "timeout_ms")] int? timeoutMs, HttpRequest request, NodeClient nodes, WorkflowCatalog workflows, CancellationToken token)
     {
-        if (!SubmitJobRequest.IsName(name))
+        if (!JobRules.IsName(name))
         {
-            return TypedResults.ValidationProblem(new Dictionary<string, string[]>
-            {
-                ["name"] = ["name must be 1-64 characters of a-z, A-Z, 0-9, '.', '_' or '-'."],
-            });
+            return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["name"] = [JobRules.NameRule("name")] });
         }
 
         // The node's rule and message for the workflow's default timeout; the value goes on to the node.

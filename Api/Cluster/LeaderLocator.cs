@@ -1,5 +1,6 @@
 using System.Net.Http.Json;
 using System.Text.Json;
+using Flotilla.Client;
 
 namespace Flotilla.Api.Cluster;
 
@@ -67,7 +68,7 @@ internal sealed class LeaderLocator(NodeDirectory nodes, ILogger<LeaderLocator> 
         {
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(token);
             timeout.CancelAfter(HealthTimeout);
-            return await nodes.Client.GetFromJsonAsync<ClusterHealthView>(new Uri(node, "cluster/health"), ApiJson.Options, timeout.Token);
+            return await nodes.Client.GetFromJsonAsync<ClusterHealthView>(new Uri(node, "cluster/health"), FlotillaJson.Options, timeout.Token);
         }
         catch (Exception ex) when (ex is HttpRequestException or JsonException or OperationCanceledException && !token.IsCancellationRequested)
         {

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Text.Json;
+using Flotilla.Client;
 
 namespace Flotilla.Api.Cluster;
 
@@ -8,6 +9,6 @@ internal sealed record NodeAnswer(Uri Node, HttpStatusCode Status, byte[] Body, 
 {
     public bool IsSuccess => (int)Status is >= 200 and < 300;
 
-    public T Read<T>() => JsonSerializer.Deserialize<T>(Body, ApiJson.Options)
+    public T Read<T>() => JsonSerializer.Deserialize<T>(Body, FlotillaJson.Options)
         ?? throw new JsonException($"{Node} answered {(int)Status} with an empty body.");
 }

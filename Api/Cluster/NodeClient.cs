@@ -34,7 +34,7 @@ internal sealed class NodeClient(NodeDirectory nodes, LeaderLocator leader, Micr
                 NodeAnswer answer;
                 try
                 {
-                    answer = await SendAsync(node, method, path, body, contentType, token);
+                    answer = await SendAsync(node, method, path, body, contentType, TimeSpan.Zero, token);
                 }
                 catch (HttpRequestException ex) when (NeverSent(ex))
                 {
@@ -90,14 +90,17 @@ internal sealed class NodeClient(NodeDirectory nodes, LeaderLocator leader, Micr
     /// A read from the leader when it is known (it has applied every write it acknowledged, so
     /// a client reads its own writes), else from any node that answers.
     /// </summary>
-    public async Task<NodeAnswer> ReadAsync(string pathAndQuery, CancellationToken token)
+    public Task<NodeAnswer> ReadAsync(string pathAndQuery, CancellationToken token) => ReadAsync(pathAndQuery, TimeSpan.Zero, token);
+
+    /// <summary>A read the node may hold for up to <paramref name="serverWait"/> (<c>wait_ms</c>) before it answers.</summary>
+    public async Task<NodeAnswer> ReadAsync(string pathAndQuery, TimeSpan serverWait, CancellationToken token)
     {
         NodeAnswer? unavailable = null;
         foreach (var node in Candidates(leader.Current))
         {
             try
             {
-                var answer = await SendAsync(node, HttpMethod.Get, pathAndQuery, null, null, token);
+                var answer = await SendAsync(node, HttpMethod.Get, pathAndQuery, null, null, serverWait, token);
                 if (answer.Status != HttpStatusCode.ServiceUnavailable)
                 {
                     nodes.Answered(node);
@@ -121,8 +124,11 @@ internal sealed class NodeClient(NodeDirectory nodes, LeaderLocator leader, Micr
     private IEnumerable<Uri> Candidates(Uri? known) =>
         known is null ? nodes.InTryOrder() : nodes.InTryOrder().Where(n => n != known).Prepend(known);
 
-    private async Task<NodeAnswer> SendAsync(Uri node, HttpMethod method, string path, byte[]? body, string? contentType, CancellationToken token)
+    private async Task<NodeAnswer> SendAsync(
+        Uri node, HttpMethod method, string path, byte[]? body, string? contentType, TimeSpan serverWait, CancellationToken token)
     {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(token);
+        timeout.CancelAfter(NodeDirectory.RequestTimeout + serverWait);
         using var request = new HttpRequestMessage(method, new Uri(node, path));
         if (body is not null)
         {
@@ -133,8 +139,8 @@ internal sealed class NodeClient(NodeDirectory nodes, LeaderLocator leader, Micr
             }
         }
 
-        using var response = await nodes.Client.SendAsync(request, token);
-        var bytes = await response.Content.ReadAsByteArrayAsync(token);
+        using var response = await nodes.Client.SendAsync(request, timeout.Token);
+        var bytes = await response.Content.ReadAsByteArrayAsync(timeout.Token);
         return new NodeAnswer(
             node,
             response.StatusCode,

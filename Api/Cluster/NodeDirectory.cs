@@ -32,12 +32,16 @@ internal sealed class NodeDirectory : IDisposable
             throw new InvalidOperationException("Cluster:Nodes is empty: give the comma-separated HTTP base URLs of the nodes.");
         }
 
-        Client = new HttpClient(handler) { Timeout = TimeSpan.FromSeconds(30) };
+        // Timeouts are per request (NodeClient): a long-polling read may take longer than the rest.
+        Client = new HttpClient(handler) { Timeout = Timeout.InfiniteTimeSpan };
         if (!string.IsNullOrEmpty(clusterSecret))
         {
             Client.DefaultRequestHeaders.Add(SecretHeader, clusterSecret);
         }
     }
+
+    /// <summary>How long one request to a node may take, plus whatever it was asked to wait (<c>wait_ms</c>).</summary>
+    public static readonly TimeSpan RequestTimeout = TimeSpan.FromSeconds(30);
 
     public IReadOnlyList<Uri> Nodes => _nodes;
 

@@ -1,5 +1,6 @@
 using Flotilla.Api.Cluster;
 using Flotilla.Api.Workflows;
+using Flotilla.Client;
 using Scalar.AspNetCore;
 
 namespace Flotilla.Api.Extensions;
@@ -23,11 +24,7 @@ internal static class ApiExtensions
     /// <summary>snake_case JSON, and problem details for every error, the cluster's included.</summary>
     public static IHostApplicationBuilder AddHttpConventions(this IHostApplicationBuilder builder)
     {
-        builder.Services.ConfigureHttpJsonOptions(o =>
-        {
-            o.SerializerOptions.PropertyNamingPolicy = ApiJson.Options.PropertyNamingPolicy;
-            o.SerializerOptions.Converters.Add(new System.Text.Json.Serialization.JsonStringEnumConverter(System.Text.Json.JsonNamingPolicy.SnakeCaseLower));
-        });
+        builder.Services.ConfigureHttpJsonOptions(o => FlotillaJson.Configure(o.SerializerOptions));
         builder.Services.AddProblemDetails();
         builder.Services.AddExceptionHandler<ClusterUnavailableHandler>();
         builder.Services.AddExceptionHandler<Flotilla.Node.Http.BadRequestExceptionHandler>();

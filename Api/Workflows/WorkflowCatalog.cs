@@ -1,6 +1,7 @@
 using System.Net;
 using System.Text.Json;
 using Flotilla.Api.Cluster;
+using Flotilla.Client;
 using Microsoft.Extensions.Options;
 
 namespace Flotilla.Api.Workflows;

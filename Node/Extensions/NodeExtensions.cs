@@ -68,11 +68,8 @@ internal static class NodeExtensions
         services.AddProblemDetails();
         services.AddExceptionHandler<ClusterExceptionHandler>();
         services.AddExceptionHandler<BadRequestExceptionHandler>();
-        services.ConfigureHttpJsonOptions(o =>
-        {
-            o.SerializerOptions.PropertyNamingPolicy = ClusterHttp.Json.PropertyNamingPolicy;
-            o.SerializerOptions.Converters.Add(new System.Text.Json.Serialization.JsonStringEnumConverter(System.Text.Json.JsonNamingPolicy.SnakeCaseLower));
-        });
+        services.AddSingleton<JobWaiter>();
+        services.ConfigureHttpJsonOptions(o => Flotilla.Client.FlotillaJson.Configure(o.SerializerOptions));
         return builder;
     }
 }

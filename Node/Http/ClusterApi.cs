@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http.Json;
 using DotNext.Net.Cluster.Consensus.Raft;
+using Flotilla.Client;
 using Flotilla.Node.Cluster;
 using Flotilla.Node.Store;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -26,8 +27,8 @@ internal static partial class ClusterApi
         return app;
     }
 
-    private static async Task<Ok<ClusterHealth>> GetHealthAsync(RaftNode node, CancellationToken token) =>
-        TypedResults.Ok(await ClusterHealth.OfAsync(node, token));
+    private static async Task<Ok<ClusterHealthView>> GetHealthAsync(RaftNode node, CancellationToken token) =>
+        TypedResults.Ok((await ClusterHealth.OfAsync(node, token)).ToContract());
 
     /// <summary>Applied index and a checksum of the replicated tables: equal on nodes that applied the same log.</summary>
     private static Ok<StoreState> GetState(RaftNode node, JobStore store) =>
@@ -249,4 +250,4 @@ internal sealed record MemberRemoved(string Removed, int NodeCount);
 
 internal sealed record QueueState(string NodeId, long AppliedIndex, long Pending, long Running);
 
-internal sealed record StoreState(string NodeId, long AppliedIndex, string Checksum, IReadOnlyDictionary<JobStatus, long> Jobs);
+internal sealed record StoreState(string NodeId, long AppliedIndex, string Checksum, IReadOnlyDictionary<Store.JobStatus, long> Jobs);

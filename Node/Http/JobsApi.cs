@@ -1,19 +1,19 @@
 using System.Diagnostics;
 using System.Text.Json;
-using System.Text.Json.Serialization;
+using Flotilla.Client;
 using Flotilla.Node.Cluster;
 using Flotilla.Node.Store;
 using Flotilla.Node.Telemetry;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
+using Job = Flotilla.Client.Job;
 
 namespace Flotilla.Node.Http;
 
 /// <summary>The job routes of the HTTP contract, served by every node (writes go through the leader).</summary>
 internal static class JobsApi
 {
-    private const int MaxBatch = SubmitJobRequest.MaxBatch;
-    private static readonly JsonSerializerOptions RequestJson = SubmitJobRequest.RequestJson;
+    private const int MaxBatch = JobRules.MaxBatch;
 
     public static IEndpointRouteBuilder MapJobsApi(this IEndpointRouteBuilder app)
     {
@@ -27,17 +27,17 @@ internal static class JobsApi
         return app;
     }
 
-    private static async Task<Results<Accepted<JobView>, ValidationProblem, ProblemHttpResult>> SubmitAsync(
+    private static async Task<Results<Accepted<Job>, ValidationProblem, ProblemHttpResult>> SubmitAsync(
         HttpRequest request, Proposer proposer, FlotillaTelemetry telemetry, TimeProvider time, KnownWorkflows workflows, CancellationToken token)
     {
-        var body = await JsonRequestBody.ReadAsync<SubmitJobRequest>(request, JsonRequestBody.MaxJobBytes, RequestJson, token);
+        var body = await JsonRequestBody.ReadAsync<SubmitJobRequest>(request, JsonRequestBody.MaxJobBytes, FlotillaJson.Options, token);
         if (body.Problem is { } problem)
         {
             return problem;
         }
 
         var errors = new Dictionary<string, string[]>();
-        var job = body.Value!.Validate(NewJobId(), time.GetUtcNow().ToUnixTimeMilliseconds(), Activity.Current?.Id, "", errors);
+        var job = body.Value!.ToNewJob(NewJobId(), time.GetUtcNow().ToUnixTimeMilliseconds(), Activity.Current?.Id, "", errors);
         if (job is null || !await workflows.CheckAsync([(job.Workflow, "")], errors, token))
         {
             return TypedResults.ValidationProblem(errors, title: "The job is not valid.");
@@ -45,15 +45,15 @@ internal static class JobsApi
 
         return await ProposeAsync(proposer, telemetry, [job], token) switch
         {
-            JobsResult { Jobs: [var stored] } => TypedResults.Accepted($"/jobs/{stored.JobId}", JobView.From(stored)),
+            JobsResult { Jobs: [var stored] } => TypedResults.Accepted($"/jobs/{stored.JobId}", Contract.ToContract(stored)),
             var other => Unexpected(other),
         };
     }
 
-    private static async Task<Results<Accepted<JobView[]>, ValidationProblem, ProblemHttpResult>> SubmitBatchAsync(
+    private static async Task<Results<Accepted<Job[]>, ValidationProblem, ProblemHttpResult>> SubmitBatchAsync(
         HttpRequest request, Proposer proposer, FlotillaTelemetry telemetry, TimeProvider time, KnownWorkflows workflows, CancellationToken token)
     {
-        var body = await JsonRequestBody.ReadAsync<SubmitJobRequest[]>(request, JsonRequestBody.MaxBatchBytes, RequestJson, token);
+        var body = await JsonRequestBody.ReadAsync<SubmitJobRequest[]>(request, JsonRequestBody.MaxBatchBytes, FlotillaJson.Options, token);
         if (body.Problem is { } problem)
         {
             return problem;
@@ -68,7 +68,7 @@ internal static class JobsApi
         var now = time.GetUtcNow().ToUnixTimeMilliseconds();
         var errors = new Dictionary<string, string[]>();
         var jobs = requests
-            .Select((r, i) => r is null ? null : r.Validate(NewJobId(), now, Activity.Current?.Id, $"[{i}].", errors))
+            .Select((r, i) => r is null ? null : r.ToNewJob(NewJobId(), now, Activity.Current?.Id, $"[{i}].", errors))
             .ToArray();
         if (errors.Count > 0 || jobs.Any(j => j is null)
             || !await workflows.CheckAsync(jobs.Select((j, i) => (j!.Workflow, $"[{i}].")).ToArray(), errors, token))
@@ -78,12 +78,12 @@ internal static class JobsApi
 
         return await ProposeAsync(proposer, telemetry, jobs!, token) switch
         {
-            JobsResult stored => TypedResults.Accepted("/jobs", stored.Jobs.Select(JobView.From).ToArray()),
+            JobsResult stored => TypedResults.Accepted("/jobs", stored.Jobs.Select(Contract.ToContract).ToArray()),
             var other => Unexpected(other),
         };
     }
 
-    private static async Task<Results<Accepted<JobView>, ValidationProblem, ProblemHttpResult>> SubmitUrlAsync(
+    private static async Task<Results<Accepted<Job>, ValidationProblem, ProblemHttpResult>> SubmitUrlAsync(
         HttpRequest request, Proposer proposer, FlotillaTelemetry telemetry, TimeProvider time, CancellationToken token)
     {
         if (!request.HasFormContentType)
@@ -93,70 +93,73 @@ internal static class JobsApi
 
         var form = await request.ReadFormAsync(token);
         var url = form["url"].ToString();
-        if (!SubmitJobRequest.IsJobUrl(url))
+        if (JobRules.CheckJobUrl(url) is { } bad)
         {
-            return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["url"] = [SubmitJobRequest.JobUrlRule] });
+            return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["url"] = [bad] }, title: "The url is not valid.");
         }
 
         var id = NewJobId();
         var payload = JsonSerializer.SerializeToElement(new { id, url });
         var errors = new Dictionary<string, string[]>();
-        var job = new SubmitJobRequest(DefaultWorkflow, payload, null, null, null, null, null, null, null)
-            .Validate(id, time.GetUtcNow().ToUnixTimeMilliseconds(), Activity.Current?.Id, "", errors)!;
+        var job = new SubmitJobRequest(JobRules.DefaultWorkflow, payload)
+            .ToNewJob(id, time.GetUtcNow().ToUnixTimeMilliseconds(), Activity.Current?.Id, "", errors)!;
 
         return await ProposeAsync(proposer, telemetry, [job], token) switch
         {
-            JobsResult { Jobs: [var stored] } => TypedResults.Accepted($"/jobs/{stored.JobId}", JobView.From(stored)),
+            JobsResult { Jobs: [var stored] } => TypedResults.Accepted($"/jobs/{stored.JobId}", Contract.ToContract(stored)),
             var other => Unexpected(other),
         };
     }
 
-    /// <summary>The workflow <c>POST /new-job</c> runs: returns its payload and the node that ran it.</summary>
-    public const string DefaultWorkflow = "echo";
-
-    private static async Task<Results<Ok<JobView>, NotFound<ProblemDetails>>> GetAsync(
-        string id, string? consistency, JobStore store, ReadConsistency reads, CancellationToken token)
+    /// <summary>The job; with <c>wait_ms</c>, once it has finished or after that long, whichever comes first.</summary>
+    private static async Task<Results<Ok<Job>, NotFound<ProblemDetails>, ValidationProblem>> GetAsync(
+        string id, string? consistency, [FromQuery(Name = "wait_ms")] int? waitMs, JobStore store, ReadConsistency reads, JobWaiter waiter, CancellationToken token)
     {
+        if (waitMs is < 0 or > JobRules.MaxWaitMs)
+        {
+            return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["wait_ms"] = [JobRules.WaitRule] });
+        }
+
         await reads.EnsureAsync(consistency, token);
-        return store.GetJob(id) is { } job
-            ? TypedResults.Ok(JobView.From(job))
+        var job = waitMs is > 0
+            ? await waiter.WaitUntilFinishedAsync(id, TimeSpan.FromMilliseconds(waitMs.Value), token)
+            : store.GetJob(id);
+        return job is not null
+            ? TypedResults.Ok(Contract.ToContract(job))
             : TypedResults.NotFound(new ProblemDetails { Title = "No such job.", Detail = $"There is no job '{id}'.", Status = 404 });
     }
 
     private static async Task<Results<Ok<JobPage>, ValidationProblem>> ListAsync(
         string? status, string? queue, int? limit, string? after, string? consistency, JobStore store, ReadConsistency reads, CancellationToken token)
     {
-        JobStatus? wanted = null;
+        Store.JobStatus? wanted = null;
         if (status is not null)
         {
-            if (!Enum.TryParse<JobStatus>(status, ignoreCase: true, out var parsed) || int.TryParse(status, out _))
+            if (!JobRules.TryParseStatus(status, out var parsed))
             {
-                return TypedResults.ValidationProblem(new Dictionary<string, string[]>
-                {
-                    ["status"] = ["status must be one of pending, running, completed, failed, cancelled."],
-                });
+                return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["status"] = [JobRules.StatusRule] });
             }
 
-            wanted = parsed;
+            wanted = parsed.ToStored();
         }
 
-        if (limit is < 1 or > 1000)
+        if (limit is < 1 or > JobRules.MaxPageSize)
         {
-            return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["limit"] = ["limit must be between 1 and 1000."] });
+            return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["limit"] = [JobRules.LimitRule] });
         }
 
         await reads.EnsureAsync(consistency, token);
-        var page = store.ListJobs(new JobQuery(wanted, queue, limit ?? 100, after));
-        var next = page.Count == (limit ?? 100) ? page[^1].JobId : null;
-        return TypedResults.Ok(new JobPage(page.Select(JobView.From).ToArray(), next));
+        var page = store.ListJobs(new JobQuery(wanted, queue, limit ?? JobRules.DefaultPageSize, after));
+        var next = page.Count == (limit ?? JobRules.DefaultPageSize) ? page[^1].JobId : null;
+        return TypedResults.Ok(new JobPage(page.Select(Contract.ToContract).ToArray(), next));
     }
 
-    private static async Task<Results<Ok<JobView>, NotFound<ProblemDetails>, Conflict<ProblemDetails>, ProblemHttpResult>> CancelAsync(
+    private static async Task<Results<Ok<Job>, NotFound<ProblemDetails>, Conflict<ProblemDetails>, ProblemHttpResult>> CancelAsync(
         string id, Proposer proposer, CancellationToken token)
     {
         return await proposer.ProposeAsync(new CancelJob(id), token) switch
         {
-            JobChange { Applied: true, Job: { } job } => TypedResults.Ok(JobView.From(job)),
+            JobChange { Applied: true, Job: { } job } => TypedResults.Ok(Contract.ToContract(job)),
             JobChange { Job: null } => TypedResults.NotFound(new ProblemDetails { Title = "No such job.", Detail = $"There is no job '{id}'.", Status = 404 }),
             JobChange { Job: { } job } => TypedResults.Conflict(new ProblemDetails
             {

@@ -17,12 +17,12 @@ internal sealed record JsonBody<T>(T? Value, byte[]? Bytes, ProblemHttpResult? P
 /// <item>no duplicate property names at any depth (no silent last-wins), else 400;</item>
 /// <item>syntax, types and unknown fields as the serializer options say, else 400.</item>
 /// </list>
-/// A job's payload has its own rules (<see cref="JsonShape"/>).
+/// A job's payload has its own rules (<c>JobRules.MaxPayloadDepth</c>).
 /// </summary>
 internal static class JsonRequestBody
 {
     /// <summary>One job: a payload of at most 1 MiB plus room for the other fields and JSON escapes.</summary>
-    public const int MaxJobBytes = SubmitJobRequest.MaxPayloadBytes + (64 * 1024);
+    public const int MaxJobBytes = Flotilla.Client.JobRules.MaxPayloadBytes + (64 * 1024);
 
     /// <summary>A batch: just under Kestrel's default request limit (30,000,000 bytes).</summary>
     public const int MaxBatchBytes = 28 * 1024 * 1024;
@@ -122,50 +122,4 @@ internal static class JsonRequestBody
     private static JsonBody<T> Fail<T>(int status, string title, string detail)
         where T : class =>
         new(null, null, TypedResults.Problem(detail, statusCode: status, title: title));
-}
-
-/// <summary>
-/// The shape rules of a job's payload. Deeper nesting than <see cref="MaxDepth"/> is refused at
-/// submit: a payload the response writer cannot write back (its limit is 64 levels, the job and
-/// page around it take three) would make every read of the job, and of every page holding it, fail.
-/// </summary>
-internal static class JsonShape
-{
-    public const int MaxDepth = 32;
-
-    public static string DepthRule => $"payload may be nested at most {MaxDepth} levels deep.";
-
-    /// <summary>The nesting depth of <paramref name="value"/>: 0 for a scalar, 1 for a flat array or object.</summary>
-    public static int DepthOf(JsonElement value)
-    {
-        var deepest = 0;
-        var pending = new Stack<(JsonElement Value, int Depth)>();
-        pending.Push((value, 0));
-        while (pending.Count > 0)
-        {
-            var (current, depth) = pending.Pop();
-            if (current.ValueKind is not (JsonValueKind.Object or JsonValueKind.Array))
-            {
-                continue;
-            }
-
-            deepest = Math.Max(deepest, depth + 1);
-            if (current.ValueKind == JsonValueKind.Object)
-            {
-                foreach (var property in current.EnumerateObject())
-                {
-                    pending.Push((property.Value, depth + 1));
-                }
-            }
-            else
-            {
-                foreach (var item in current.EnumerateArray())
-                {
-                    pending.Push((item, depth + 1));
-                }
-            }
-        }
-
-        return deepest;
-    }
 }

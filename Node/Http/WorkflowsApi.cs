@@ -1,5 +1,5 @@
 using System.Security.Cryptography;
-using System.Text.RegularExpressions;
+using Flotilla.Client;
 using Flotilla.Node.Cluster;
 using Flotilla.Node.Store;
 using Flotilla.Node.Workflows;
@@ -12,9 +12,9 @@ namespace Flotilla.Node.Http;
 /// The workflow registry: modules are registered by name, stored once per SHA-256 and
 /// replicated through the log, so every node can run every workflow.
 /// </summary>
-internal static partial class WorkflowsApi
+internal static class WorkflowsApi
 {
-    public const int MaxModuleBytes = 16 * 1024 * 1024;
+    public const int MaxModuleBytes = JobRules.MaxModuleBytes;
 
     public static IEndpointRouteBuilder MapWorkflowsApi(this IEndpointRouteBuilder app)
     {
@@ -27,17 +27,14 @@ internal static partial class WorkflowsApi
     private static async Task<Results<Ok<WorkflowView>, ValidationProblem, ProblemHttpResult>> RegisterAsync(
         string name, [FromQuery(Name = "timeout_ms")] int? timeoutMs, HttpRequest request, WasmRunner runner, Proposer proposer, JobStore store, CancellationToken token)
     {
-        if (!NamePattern().IsMatch(name))
+        if (!JobRules.IsName(name))
         {
-            return TypedResults.ValidationProblem(new Dictionary<string, string[]>
-            {
-                ["name"] = ["name must be 1-64 characters of a-z, A-Z, 0-9, '.', '_' or '-'."],
-            });
+            return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["name"] = [JobRules.NameRule("name")] });
         }
 
-        if (timeoutMs is < 1 or > 24 * 3600 * 1000)
+        if (timeoutMs is < 1 or > JobRules.MaxTimeoutMs)
         {
-            return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["timeout_ms"] = ["timeout_ms must be between 1 and 86400000."] });
+            return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["timeout_ms"] = [JobRules.TimeoutRule] });
         }
 
         if (!string.Equals(request.ContentType?.Split(';')[0].Trim(), "application/wasm", StringComparison.OrdinalIgnoreCase))
@@ -64,22 +61,12 @@ internal static partial class WorkflowsApi
         var sha256 = Convert.ToHexStringLower(SHA256.HashData(module));
         return await proposer.ProposeAsync(new RegisterWorkflow(name, sha256, module, timeoutMs), token) switch
         {
-            CountResult => TypedResults.Ok(WorkflowView.From(store.ListWorkflows().FirstOrDefault(w => w.Name == name) ?? new WorkflowInfo(name, sha256, 0, timeoutMs), module.Length)),
+            CountResult => TypedResults.Ok((store.ListWorkflows().FirstOrDefault(w => w.Name == name) ?? new WorkflowInfo(name, sha256, 0, timeoutMs)).ToContract(module.Length)),
             Rejected rejected => TypedResults.Problem(rejected.Reason, statusCode: 409, title: "The cluster rejected the module."),
             var other => TypedResults.Problem($"Unexpected result {other.GetType().Name}.", statusCode: 500),
         };
     }
 
     private static Ok<WorkflowView[]> List(JobStore store) =>
-        TypedResults.Ok(store.ListWorkflows().Select(w => WorkflowView.From(w, null)).ToArray());
-
-    [GeneratedRegex("^[A-Za-z0-9._-]{1,64}$")]
-    private static partial Regex NamePattern();
-}
-
-/// <summary>A registered workflow as the HTTP contract shows it.</summary>
-internal sealed record WorkflowView(string Name, string Sha256, DateTimeOffset RegisteredAt, int? TimeoutMs, int? SizeBytes)
-{
-    public static WorkflowView From(WorkflowInfo info, int? size) =>
-        new(info.Name, info.Sha256, DateTimeOffset.FromUnixTimeMilliseconds(info.RegisteredAt), info.TimeoutMs, size);
+        TypedResults.Ok(store.ListWorkflows().Select(w => w.ToContract(null)).ToArray());
 }

@@ -77,9 +77,9 @@ internal static class CommandRules
             return "max_attempts must be at least 1";
         }
 
-        if (job.RunAt < 0)
+        if (job.RunAt < 0 || job.DelayMs < 0)
         {
-            return "run_at must not be negative";
+            return "run_at and delay_ms must not be negative";
         }
 
         if (job.TimeoutMs is <= 0)

@@ -20,7 +20,11 @@ namespace Flotilla.Node.Store;
 [JsonDerivedType(typeof(PurgeFinishedJobs), "purge_finished_jobs")]
 internal abstract record Command;
 
-/// <summary>A job as proposed: its id is chosen by the proposer (UUIDv7), so it is known before commit.</summary>
+/// <summary>
+/// A job as proposed: its id is chosen by the proposer (UUIDv7), so it is known before commit.
+/// With <paramref name="DelayMs"/> set, the job is due that long after the entry's (leader-stamped)
+/// time and <paramref name="RunAt"/> is ignored, so no proposer's clock decides when it runs.
+/// </summary>
 internal sealed record NewJob(
     string JobId,
     string Workflow,
@@ -31,7 +35,8 @@ internal sealed record NewJob(
     int MaxAttempts,
     string? IdempotencyKey,
     string? TraceParent,
-    int? TimeoutMs);
+    int? TimeoutMs,
+    long? DelayMs = null);
 
 /// <summary>Adds jobs all-or-nothing. A job whose idempotency key exists yields the existing job.</summary>
 internal sealed record SubmitJobs(IReadOnlyList<NewJob> Jobs) : Command;

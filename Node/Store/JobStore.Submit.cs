@@ -28,13 +28,14 @@ internal sealed partial class JobStore
                 continue;
             }
 
+            var runAt = job.DelayMs is { } delay ? now + delay : job.RunAt;
             var inserted = Write(Schema.JobInsert)
                 .With("$job_id", job.JobId)
                 .With("$queue", job.Queue)
                 .With("$workflow", job.Workflow)
                 .With("$payload", job.Payload)
                 .With("$priority", job.Priority)
-                .With("$run_at", job.RunAt)
+                .With("$run_at", runAt)
                 .With("$max_attempts", job.MaxAttempts)
                 .With("$now", now)
                 .With("$idempotency_key", job.IdempotencyKey)
@@ -57,7 +58,7 @@ internal sealed partial class JobStore
 
             // The row is known: building it costs nothing, reading it back (RETURNING) did.
             stored.Add(new Job(
-                job.JobId, JobStatus.Pending, job.Queue, job.Workflow, job.Payload, job.Priority, job.RunAt, 0, job.MaxAttempts,
+                job.JobId, JobStatus.Pending, job.Queue, job.Workflow, job.Payload, job.Priority, runAt, 0, job.MaxAttempts,
                 null, null, null, now, now, null, null, job.IdempotencyKey, job.TraceParent, job.TimeoutMs));
         }
 

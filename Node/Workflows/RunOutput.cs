@@ -57,7 +57,8 @@ internal sealed class CappedOutput(int cap)
 /// <summary>The last few KiB a guest wrote to stderr, for the failure reason.</summary>
 internal sealed class OutputTail
 {
-    private const int Keep = 4096;
+    /// <summary>How many of the last bytes written are kept.</summary>
+    public const int Keep = 4096;
     private const int Show = 200;
     private readonly byte[] _ring = new byte[Keep];
     private long _written;

@@ -12,10 +12,14 @@ internal enum StopReason
 /// <summary>
 /// One run's deadline and cancellation. Wasm code is stopped by the epoch callback; a guest
 /// blocked in a host call never reaches that callback, so every host function that waits
-/// must wait through <see cref="Sleep"/>, which watches the same deadline and token.
+/// must wait through <see cref="Sleep"/> or <see cref="Wait"/>, which watch the same deadline
+/// and token.
 /// </summary>
 internal sealed class RunWatch(TimeSpan timeout, CancellationToken token)
 {
+    // Longer than any run may last; keeps a guest's u64 sleep within the arithmetic's range.
+    private static readonly TimeSpan LongestSleep = TimeSpan.FromDays(365);
+
     private readonly long _started = Stopwatch.GetTimestamp();
 
     public StopReason? Stopped { get; private set; }
@@ -33,7 +37,7 @@ internal sealed class RunWatch(TimeSpan timeout, CancellationToken token)
     /// </summary>
     public void Sleep(TimeSpan duration)
     {
-        var wakeAt = Stopwatch.GetTimestamp() + (long)(duration.TotalSeconds * Stopwatch.Frequency);
+        var wakeAt = Stopwatch.GetTimestamp() + (long)(Math.Min(duration.TotalSeconds, LongestSleep.TotalSeconds) * Stopwatch.Frequency);
         while (true)
         {
             ThrowIfStopping();
@@ -45,11 +49,22 @@ internal sealed class RunWatch(TimeSpan timeout, CancellationToken token)
 
             var untilWake = Stopwatch.GetElapsedTime(now, wakeAt);
             var untilDeadline = timeout - Stopwatch.GetElapsedTime(_started, now);
-            var wait = untilWake < untilDeadline ? untilWake : untilDeadline;
-            // Rounded up to whole milliseconds (the wait's resolution), so a sub-millisecond
-            // remainder sleeps once instead of spinning; capped to what WaitOne accepts.
-            var waitMs = (int)Math.Min(int.MaxValue - 1, Math.Ceiling(Math.Max(0, wait.TotalMilliseconds)));
-            token.WaitHandle.WaitOne(waitMs);
+            token.WaitHandle.WaitOne(WholeMilliseconds(untilWake < untilDeadline ? untilWake : untilDeadline));
+        }
+    }
+
+    /// <summary>
+    /// Blocks the guest's thread until <paramref name="task"/> (a commit, an HTTP call) is
+    /// done, unless the run's deadline passes or it is cancelled first: then the guest is
+    /// stopped at once. The caller reads the task's result afterwards.
+    /// </summary>
+    public void Wait(Task task)
+    {
+        while (!task.IsCompleted)
+        {
+            ThrowIfStopping();
+            var waitMs = WholeMilliseconds(timeout - Stopwatch.GetElapsedTime(_started));
+            WaitHandle.WaitAny([((IAsyncResult)task).AsyncWaitHandle, token.WaitHandle], waitMs);
         }
     }
 
@@ -61,6 +76,11 @@ internal sealed class RunWatch(TimeSpan timeout, CancellationToken token)
             Stopped = token.IsCancellationRequested ? StopReason.Cancelled : StopReason.Timeout;
         }
     }
+
+    // Rounded up (the waits' resolution is a millisecond), so a sub-millisecond remainder
+    // waits once instead of spinning; capped to what the waits accept.
+    private static int WholeMilliseconds(TimeSpan wait) =>
+        (int)Math.Min(int.MaxValue - 1, Math.Ceiling(Math.Max(0, wait.TotalMilliseconds)));
 
     private void ThrowIfStopping()
     {

@@ -1,5 +1,4 @@
 using System.Buffers.Binary;
-using System.Diagnostics;
 using Wasmtime;
 
 namespace Flotilla.Node.Workflows;
@@ -16,8 +15,9 @@ namespace Flotilla.Node.Workflows;
 /// <item><c>poll_oneoff</c> (sleep) waits through <see cref="RunWatch.Sleep"/>: epoch
 /// interruption cannot stop a guest blocked in a host call, so this wait watches the run's
 /// deadline and token itself.</item>
-/// <item><c>clock_time_get</c>, because an absolute <c>poll_oneoff</c> deadline on the
-/// monotonic clock must be read on the same clock the guest was given.</item>
+/// <item><c>clock_time_get</c> and <c>random_get</c> answer from the run's
+/// <see cref="RunContext.Inputs"/>: an absolute <c>poll_oneoff</c> deadline must be read on
+/// the clock the guest was given, and a durable run's journal must see every such value.</item>
 /// </list>
 /// Only fds 0–2 exist (no directories are preopened), so other fds are <c>EBADF</c>. None of
 /// these block except <c>poll_oneoff</c>.
@@ -44,6 +44,7 @@ internal static class WasiShims
         linker.DefineFunction(Module, "fd_write", new CallerFunc<int, int, int, int, int>(FdWrite));
         linker.DefineFunction(Module, "poll_oneoff", new CallerFunc<int, int, int, int, int>(PollOneoff));
         linker.DefineFunction(Module, "clock_time_get", new CallerFunc<int, long, int, int>(ClockTimeGet));
+        linker.DefineFunction(Module, "random_get", new CallerFunc<int, int, int>(RandomGet));
     }
 
     private static int FdRead(Caller caller, int fd, int iovs, int iovsLength, int readPointer)
@@ -106,12 +107,24 @@ internal static class WasiShims
 
         if (total > uint.MaxValue)
         {
+            // Its count would not fit the guest's size_t.
             return Errno.Inval;
         }
 
+        // Stderr keeps only its tail, so only the last OutputTail.Keep bytes are copied: a write
+        // of a million iovecs costs a pass over them, not gigabytes of copying.
+        var skip = fd == Stdout ? 0 : Math.Max(0, total - OutputTail.Keep);
         for (var i = 0; i < iovecs.Length; i += IovecSize)
         {
             TrySpan(memory, ReadInt32(iovecs, i), (uint)ReadInt32(iovecs, i + 4), out var data);
+            if (skip >= data.Length)
+            {
+                skip -= data.Length;
+                continue;
+            }
+
+            data = data[(int)skip..];
+            skip = 0;
             if (fd == Stdout)
             {
                 run.Stdout.Write(data);
@@ -127,7 +140,7 @@ internal static class WasiShims
 
     private static int ClockTimeGet(Caller caller, int clock, long precision, int timePointer)
     {
-        if (!TryNow(clock, out var now))
+        if (!RunContext.Of(caller).Inputs.TryNow(clock, out var now))
         {
             // What Wasmtime answers for the CPU-time clocks, which it does not offer either.
             return Errno.Badf;
@@ -139,6 +152,17 @@ internal static class WasiShims
         }
 
         BinaryPrimitives.WriteUInt64LittleEndian(target, now);
+        return Errno.Success;
+    }
+
+    private static int RandomGet(Caller caller, int buffer, int length)
+    {
+        if (caller.GetMemory("memory") is not { } memory || !TrySpan(memory, buffer, (uint)length, out var target))
+        {
+            return Errno.Fault;
+        }
+
+        RunContext.Of(caller).Inputs.FillRandom(target);
         return Errno.Success;
     }
 
@@ -166,13 +190,14 @@ internal static class WasiShims
             var subscription = subscriptions.Slice(offset, SubscriptionSize);
             var userData = BinaryPrimitives.ReadUInt64LittleEndian(subscription);
             var tag = subscription[8];
-            var fd = BinaryPrimitives.ReadInt32LittleEndian(subscription[16..]);
+            // The clock id or the fd, by tag.
+            var target = BinaryPrimitives.ReadInt32LittleEndian(subscription[16..]);
             switch (tag)
             {
                 case (byte)EventClock:
                     var timeout = BinaryPrimitives.ReadUInt64LittleEndian(subscription[24..]);
                     var flags = BinaryPrimitives.ReadUInt16LittleEndian(subscription[40..]);
-                    if (!TryNow(fd, out var now))
+                    if (!run.Inputs.TryNow(target, out var now))
                     {
                         ready.Add(new PollEvent(userData, Errno.Inval, EventClock, 0));
                     }
@@ -189,13 +214,13 @@ internal static class WasiShims
                 // The only fds are stdin (in memory, always readable) and stdout/stderr
                 // (buffered, always writable), so fd subscriptions are ready at once.
                 case (byte)EventFdRead:
-                    ready.Add(fd == Stdin
+                    ready.Add(target == Stdin
                         ? new PollEvent(userData, Errno.Success, EventFdRead, (ulong)run.StdinRemaining)
                         : new PollEvent(userData, Errno.Badf, EventFdRead, 0));
                     break;
                 case (byte)EventFdWrite:
-                    ready.Add(fd is Stdout or Stderr
-                        ? new PollEvent(userData, Errno.Success, EventFdWrite, fd == Stdout ? (ulong)run.Stdout.Room : 4096)
+                    ready.Add(target is Stdout or Stderr
+                        ? new PollEvent(userData, Errno.Success, EventFdWrite, target == Stdout ? (ulong)run.Stdout.Room : 4096)
                         : new PollEvent(userData, Errno.Badf, EventFdWrite, 0));
                     break;
                 default:
@@ -219,33 +244,14 @@ internal static class WasiShims
         events.Clear();
         for (var i = 0; i < ready.Count; i++)
         {
-            var target = events.Slice(i * EventSize, EventSize);
-            BinaryPrimitives.WriteUInt64LittleEndian(target, ready[i].UserData);
-            BinaryPrimitives.WriteUInt16LittleEndian(target[8..], (ushort)ready[i].Error);
-            target[10] = (byte)ready[i].Type;
-            BinaryPrimitives.WriteUInt64LittleEndian(target[16..], ready[i].Bytes);
+            var slot = events.Slice(i * EventSize, EventSize);
+            BinaryPrimitives.WriteUInt64LittleEndian(slot, ready[i].UserData);
+            BinaryPrimitives.WriteUInt16LittleEndian(slot[8..], (ushort)ready[i].Error);
+            slot[10] = (byte)ready[i].Type;
+            BinaryPrimitives.WriteUInt64LittleEndian(slot[16..], ready[i].Bytes);
         }
 
         return TryWriteUInt32(memory, eventCountPointer, (uint)ready.Count) ? Errno.Success : Errno.Fault;
-    }
-
-    /// <summary>Realtime (0) and monotonic (1) in nanoseconds, as WASI defines them.</summary>
-    internal static bool TryNow(int clock, out ulong nanoseconds)
-    {
-        switch (clock)
-        {
-            case 0:
-                nanoseconds = (ulong)(DateTime.UtcNow.Ticks - DateTime.UnixEpoch.Ticks) * 100;
-                return true;
-            case 1:
-                // Arbitrary origin (allowed for WASI's monotonic clock); nanoseconds without
-                // the precision a double conversion would lose after a few months of uptime.
-                nanoseconds = (ulong)((Int128)Stopwatch.GetTimestamp() * 1_000_000_000 / Stopwatch.Frequency);
-                return true;
-            default:
-                nanoseconds = 0;
-                return false;
-        }
     }
 
     // wasm32 addresses and lengths are unsigned; anything outside the memory is EFAULT.

@@ -9,8 +9,10 @@ namespace Flotilla.Node.Workflows;
 
 /// <summary>
 /// Runs workflow modules, one sandboxed attempt at a time per call (many calls may run at
-/// once). The engine, linker and compiled modules are shared; every attempt gets a new store
-/// with its own memory cap, deadline and stdio. Guest faults come back as failed outcomes.
+/// once). The engine (with its instance pool), linker and compiled modules are shared; every
+/// attempt gets a new store whose data is its <see cref="RunContext"/>: memory cap, deadline,
+/// stdio in memory, and the state of any <see cref="IHostModule"/>. Guest faults come back as
+/// failed outcomes.
 /// </summary>
 internal sealed partial class WasmRunner : IDisposable
 {
@@ -23,11 +25,12 @@ internal sealed partial class WasmRunner : IDisposable
     private readonly Engine _engine;
     private readonly Linker _linker;
     private readonly ModuleCache _cache;
+    private readonly IHostModule[] _hostModules;
     private readonly SemaphoreSlim _slots;
     private readonly Thread _epochTicker;
     private readonly ManualResetEventSlim _disposed = new();
 
-    public WasmRunner(IOptions<WorkflowOptions> options, ILogger<WasmRunner> logger)
+    public WasmRunner(IOptions<WorkflowOptions> options, ILogger<WasmRunner> logger, IEnumerable<IHostModule>? hostModules = null)
     {
         _options = options.Value;
         _logger = logger;
@@ -45,6 +48,13 @@ internal sealed partial class WasmRunner : IDisposable
         _linker.AllowShadowing = true;
         WasiShims.Define(_linker);
         _linker.AllowShadowing = false;
+        // Without shadowing, a host module that defines a name twice (or a WASI name) fails here.
+        _hostModules = hostModules?.ToArray() ?? [];
+        foreach (var hostModule in _hostModules)
+        {
+            hostModule.Define(_linker);
+        }
+
         _cache = new ModuleCache(_engine, ComputeEngineKey(), _options.CacheDirectory, logger);
         // The pool has a slot for this many stores; a run beyond it waits here rather than
         // failing to instantiate.
@@ -185,6 +195,19 @@ internal sealed partial class WasmRunner : IDisposable
         // thread) is the one safe place to look at the clock and the token and stop the guest.
         store.SetEpochDeadline(1);
         store.SetEpochDeadlineCallback(_ => watch.OnEpochDeadline());
+
+        try
+        {
+            foreach (var hostModule in _hostModules)
+            {
+                hostModule.Prepare(context, module);
+            }
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            // E.g. a journal that cannot be read: this attempt fails, the retry policy decides.
+            return WorkflowOutcome.Failure($"run could not be prepared: {ModuleCache.FirstLine(e.Message)}");
+        }
 
         Instance? instance = null;
         int exitCode;

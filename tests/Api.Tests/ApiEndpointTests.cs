@@ -179,13 +179,42 @@ public sealed class ApiEndpointTests : IDisposable
         await AssertProblemAsync(response, HttpStatusCode.BadRequest);
     }
 
-    [Fact]
-    public async Task NewJobNeedsAnHttpUrl()
+    [Theory]
+    [InlineData("")]
+    [InlineData("   ")]
+    [InlineData("test-job.com\nX-Injected: 1")]
+    [InlineData("bell\u0007")]
+    public async Task NewJobRefusesAnEmptyUrlOrControlCharacters(string url)
     {
-        using var response = await _api.PostAsync("/new-job", new FormUrlEncodedContent(new Dictionary<string, string> { ["url"] = "ftp://x" }));
+        using var response = await _api.PostAsync("/new-job", new FormUrlEncodedContent(new Dictionary<string, string> { ["url"] = url }));
 
         var problem = await AssertProblemAsync(response, HttpStatusCode.BadRequest);
         Assert.True(problem.GetProperty("errors").TryGetProperty("url", out _));
+        Assert.Empty(_nodes.To("new-job"));
+    }
+
+    [Fact]
+    public async Task NewJobRefusesAUrlOverTwoKibibytes()
+    {
+        using var response = await _api.PostAsync("/new-job", new FormUrlEncodedContent(new Dictionary<string, string> { ["url"] = "h" + new string('x', 2048) }));
+
+        var problem = await AssertProblemAsync(response, HttpStatusCode.BadRequest);
+        Assert.Contains("2048", problem.GetProperty("errors").GetProperty("url")[0].GetString());
+    }
+
+    [Theory]
+    [InlineData("test-job.com")]
+    [InlineData("ftp://x")]
+    [InlineData("https://example.org/a?b=c")]
+    public async Task NewJobTakesWhatTheReplacedSystemTook(string url)
+    {
+        var inner = _nodes.Handle;
+        _nodes.Handle = r => r.Path == "new-job" ? FakeNodes.Json(HttpStatusCode.Accepted, FakeNodes.Job("j1"), "/jobs/j1") : inner(r);
+
+        using var response = await _api.PostAsync("/new-job", new FormUrlEncodedContent(new Dictionary<string, string> { ["url"] = url }));
+
+        Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
+        Assert.Equal("url=" + Uri.EscapeDataString(url), Assert.Single(_nodes.To("new-job")).Text);
     }
 
     [Fact]

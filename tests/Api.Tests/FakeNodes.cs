@@ -53,7 +53,7 @@ internal sealed class FakeNodes : HttpMessageHandler
     {
         var response = new HttpResponseMessage(status)
         {
-            Content = new StringContent(JsonSerializer.Serialize(body, ApiJson.Options), Encoding.UTF8, "application/json"),
+            Content = new StringContent(JsonSerializer.Serialize(body, Flotilla.Client.FlotillaJson.Options), Encoding.UTF8, "application/json"),
         };
         if (location is not null)
         {

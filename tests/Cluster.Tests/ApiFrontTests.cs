@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
+using Flotilla.Client;
 
 namespace Flotilla.Cluster.Tests;
 
@@ -46,9 +47,9 @@ public sealed class ApiFrontTests : IAsyncLifetime
         // A job through the Api: 202, a Location that reads it back through the Api.
         using var accepted = await Api.Http.PostAsJsonAsync("jobs", new { workflow = "echo", payload = new { hi = 1 } });
         Assert.True(accepted.StatusCode == HttpStatusCode.Accepted, await Describe(accepted));
-        var job = (await accepted.Content.ReadFromJsonAsync<JobDto>(Json.Options))!;
+        var job = (await accepted.Content.ReadFromJsonAsync<Job>(FlotillaJson.Options))!;
         Assert.Equal($"/jobs/{job.JobId}", accepted.Headers.Location?.ToString());
-        var read = await Api.Http.GetFromJsonAsync<JobDto>(accepted.Headers.Location!.ToString().TrimStart('/') + "?consistency=strong", Json.Options);
+        var read = await Api.Http.GetFromJsonAsync<Job>(accepted.Headers.Location!.ToString().TrimStart('/') + "?consistency=strong", FlotillaJson.Options);
         Assert.Equal(job.JobId, read!.JobId);
 
         // A bad job is a validation problem naming the field, and no node stores it.
@@ -68,7 +69,7 @@ public sealed class ApiFrontTests : IAsyncLifetime
         {
             using var response = await Api.Http.PostAsJsonAsync("jobs", new { workflow = "echo", payload = i });
             Assert.True(response.StatusCode == HttpStatusCode.Accepted, $"write {i} after the leader died: {await Describe(response)}");
-            after.Add((await response.Content.ReadFromJsonAsync<JobDto>(Json.Options))!.JobId);
+            after.Add((await response.Content.ReadFromJsonAsync<Job>(FlotillaJson.Options))!.JobId);
         }
 
         foreach (var id in after)

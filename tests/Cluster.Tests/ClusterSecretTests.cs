@@ -61,7 +61,7 @@ public sealed class ClusterSecretTests(EdgeCluster edge)
         // The follower forwards to the leader's /cluster/propose, which needs the secret.
         var job = await TestCluster.SubmitAsync(follower, new { workflow = "echo", payload = "forwarded" });
 
-        Assert.Equal("pending", job.Status);
+        Assert.Equal(Flotilla.Client.JobStatus.Pending, job.Status);
         foreach (var node in _cluster.Nodes)
         {
             await _cluster.WaitForAsync(async () => await TestCluster.GetJobAsync(node, job.JobId) is not null, $"{job.JobId} on {node.NodeId}", Timeout);

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
+using Flotilla.Client;
 
 namespace Flotilla.Cluster.Tests;
 
@@ -32,7 +33,7 @@ public sealed class FormationAndReplicationTests(SharedCluster shared) : IClassF
 
         var job = await TestCluster.SubmitAsync(follower, new { workflow = "echo", payload = new { hello = "world" } });
 
-        Assert.Equal("pending", job.Status);
+        Assert.Equal(JobStatus.Pending, job.Status);
         foreach (var node in _cluster.Nodes)
         {
             await _cluster.WaitForAsync(async () => await TestCluster.GetJobAsync(node, job.JobId) is not null, $"{job.JobId} on {node.NodeId}", Timeout);
@@ -59,10 +60,10 @@ public sealed class FormationAndReplicationTests(SharedCluster shared) : IClassF
         var before = (await follower.GetStateAsync()).AppliedIndex;
         var jobs = Enumerable.Range(0, 200).Select(i => new { workflow = "echo", payload = new { i } }).ToArray();
 
-        using var response = await follower.Http.PostAsJsonAsync("jobs/batch", jobs, Json.Options);
+        using var response = await follower.Http.PostAsJsonAsync("jobs/batch", jobs, FlotillaJson.Options);
 
         Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
-        var accepted = await response.Content.ReadFromJsonAsync<List<JobDto>>(Json.Options);
+        var accepted = await response.Content.ReadFromJsonAsync<List<Job>>(FlotillaJson.Options);
         Assert.Equal(200, accepted!.Count);
         Assert.Equal(200, accepted.Select(j => j.JobId).Distinct().Count());
         var after = (await follower.GetStateAsync()).AppliedIndex;
@@ -87,7 +88,7 @@ public sealed class FormationAndReplicationTests(SharedCluster shared) : IClassF
             "new-job", new FormUrlEncodedContent(new Dictionary<string, string> { ["url"] = "https://example.org/a" }));
 
         Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
-        var job = await response.Content.ReadFromJsonAsync<JobDto>(Json.Options);
+        var job = await response.Content.ReadFromJsonAsync<Job>(FlotillaJson.Options);
         Assert.Equal("echo", job!.Workflow);
         Assert.Equal(job.JobId, job.Payload.GetProperty("id").GetString());
         Assert.Equal("https://example.org/a", job.Payload.GetProperty("url").GetString());
@@ -104,7 +105,7 @@ public sealed class FormationAndReplicationTests(SharedCluster shared) : IClassF
         using var unknown = await _cluster.Nodes[0].Http.PostAsync($"jobs/{Guid.NewGuid()}/cancel", null);
 
         Assert.Equal(HttpStatusCode.OK, cancelled.StatusCode);
-        Assert.Equal("cancelled", (await cancelled.Content.ReadFromJsonAsync<JobDto>(Json.Options))!.Status);
+        Assert.Equal(JobStatus.Cancelled, (await cancelled.Content.ReadFromJsonAsync<Job>(FlotillaJson.Options))!.Status);
         Assert.Equal(HttpStatusCode.Conflict, again.StatusCode);
         Assert.Equal(HttpStatusCode.NotFound, unknown.StatusCode);
     }
@@ -159,8 +160,8 @@ public sealed class FormationAndReplicationTests(SharedCluster shared) : IClassF
             await TestCluster.SubmitAsync(node, new { workflow = "echo", payload = i, queue, delay_ms = 3_600_000 });
         }
 
-        var first = await node.Http.GetFromJsonAsync<JobPageDto>($"jobs?queue={queue}&status=pending&limit=3", Json.Options);
-        var second = await node.Http.GetFromJsonAsync<JobPageDto>($"jobs?queue={queue}&status=pending&limit=3&after={first!.NextAfter}", Json.Options);
+        var first = await node.Http.GetFromJsonAsync<JobPage>($"jobs?queue={queue}&status=pending&limit=3", FlotillaJson.Options);
+        var second = await node.Http.GetFromJsonAsync<JobPage>($"jobs?queue={queue}&status=pending&limit=3&after={first!.NextAfter}", FlotillaJson.Options);
         using var bad = await node.Http.GetAsync("jobs?status=sleeping");
 
         Assert.Equal(3, first.Jobs.Count);

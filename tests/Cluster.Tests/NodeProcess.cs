@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Net.Http.Json;
 using System.Text.Json;
+using Flotilla.Client;
 
 namespace Flotilla.Cluster.Tests;
 
@@ -147,13 +148,13 @@ internal sealed class NodeProcess : IAsyncDisposable
         }
     }
 
-    public async Task<ClusterHealthDto?> TryGetHealthAsync(CancellationToken token = default)
+    public async Task<ClusterHealthView?> TryGetHealthAsync(CancellationToken token = default)
     {
         try
         {
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(token);
             timeout.CancelAfter(TimeSpan.FromSeconds(3));
-            return await Http.GetFromJsonAsync<ClusterHealthDto>("cluster/health", Json.Options, timeout.Token);
+            return await Http.GetFromJsonAsync<ClusterHealthView>("cluster/health", FlotillaJson.Options, timeout.Token);
         }
         catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException or JsonException)
         {
@@ -177,7 +178,7 @@ internal sealed class NodeProcess : IAsyncDisposable
     }
 
     public async Task<StoreStateDto> GetStateAsync(CancellationToken token = default) =>
-        (await Http.GetFromJsonAsync<StoreStateDto>("cluster/state", Json.Options, token))!;
+        (await Http.GetFromJsonAsync<StoreStateDto>("cluster/state", FlotillaJson.Options, token))!;
 
     public string RecentOutput() => _output.ToString();
 
@@ -190,3 +191,6 @@ internal sealed class NodeProcess : IAsyncDisposable
         return ValueTask.CompletedTask;
     }
 }
+
+/// <summary>A node's <c>GET /cluster/state</c>: a diagnostic route of the nodes, not part of the client contract.</summary>
+internal sealed record StoreStateDto(string NodeId, long AppliedIndex, string Checksum, Dictionary<string, long> Jobs);

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Net.Sockets;
+using Flotilla.Client;
 
 namespace Flotilla.Cluster.Tests;
 
@@ -98,23 +99,23 @@ internal sealed class TestCluster : IAsyncDisposable
     }
 
     /// <summary>Submits a job through the given node; returns the accepted job.</summary>
-    public static async Task<JobDto> SubmitAsync(NodeProcess node, object job, CancellationToken token = default)
+    public static async Task<Job> SubmitAsync(NodeProcess node, object job, CancellationToken token = default)
     {
-        using var response = await node.Http.PostAsJsonAsync("jobs", job, Json.Options, token);
+        using var response = await node.Http.PostAsJsonAsync("jobs", job, FlotillaJson.Options, token);
         if (response.StatusCode != HttpStatusCode.Accepted)
         {
             throw new HttpRequestException($"POST /jobs on {node.NodeId} answered {(int)response.StatusCode}: {await response.Content.ReadAsStringAsync(token)}");
         }
 
-        return (await response.Content.ReadFromJsonAsync<JobDto>(Json.Options, token))!;
+        return (await response.Content.ReadFromJsonAsync<Job>(FlotillaJson.Options, token))!;
     }
 
-    public static async Task<JobDto?> GetJobAsync(NodeProcess node, string jobId, CancellationToken token = default)
+    public static async Task<Job?> GetJobAsync(NodeProcess node, string jobId, CancellationToken token = default)
     {
         using var response = await node.Http.GetAsync($"jobs/{jobId}", token);
         return response.StatusCode == HttpStatusCode.NotFound
             ? null
-            : await response.EnsureSuccessStatusCode().Content.ReadFromJsonAsync<JobDto>(Json.Options, token);
+            : await response.EnsureSuccessStatusCode().Content.ReadFromJsonAsync<Job>(FlotillaJson.Options, token);
     }
 
     /// <summary>Waits until all running nodes have applied the same index and report the same checksum.</summary>

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Http.Json;
+using Flotilla.Client;
 
 namespace Flotilla.Cluster.Tests;
 
@@ -43,16 +44,16 @@ public sealed class WorkerTests : IAsyncLifetime
         {
             var accepted = await Task.WhenAll(chunk.Select(async i =>
             {
-                using var response = await _api!.Http.PostAsJsonAsync("jobs", new { workflow = "echo", payload = new { i } }, Json.Options);
+                using var response = await _api!.Http.PostAsJsonAsync("jobs", new { workflow = "echo", payload = new { i } }, FlotillaJson.Options);
                 Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
-                return (await response.Content.ReadFromJsonAsync<JobDto>(Json.Options))!.JobId;
+                return (await response.Content.ReadFromJsonAsync<Job>(FlotillaJson.Options))!.JobId;
             }));
             ids.UnionWith(accepted);
         }
 
         Assert.Equal(300, ids.Count);
 
-        var done = await WaitForAllAsync(ids, "completed");
+        var done = await WaitForAllAsync(ids, JobStatus.Completed);
 
         Assert.All(done, job =>
         {
@@ -69,18 +70,18 @@ public sealed class WorkerTests : IAsyncLifetime
     public async Task AJobWhoseNodeDiesIsRunAgainElsewhereAfterItsLeaseExpires()
     {
         var job = await TestCluster.SubmitAsync(_cluster.Nodes[0], new { workflow = "sleep", payload = new { ms = 6000 } });
-        JobDto? running = null;
+        Job? running = null;
         await _cluster.WaitForAsync(
-            async () => (running = await TestCluster.GetJobAsync(_cluster.Nodes[0], job.JobId)) is { Status: "running" },
+            async () => (running = await TestCluster.GetJobAsync(_cluster.Nodes[0], job.JobId)) is { Status: JobStatus.Running },
             "the sleep job to start",
             Timeout);
 
         var victim = _cluster[running!.ClaimedBy!];
         victim.Kill();
         var survivor = _cluster.Nodes.First(n => n != victim);
-        JobDto? finished = null;
+        Job? finished = null;
         await _cluster.WaitForAsync(
-            async () => (finished = await TestCluster.GetJobAsync(survivor, job.JobId)) is { Status: "completed" },
+            async () => (finished = await TestCluster.GetJobAsync(survivor, job.JobId)) is { Status: JobStatus.Completed },
             "the job to complete elsewhere",
             Timeout);
 
@@ -92,7 +93,7 @@ public sealed class WorkerTests : IAsyncLifetime
     [Fact]
     public async Task TheApiRefusesAnUnknownWorkflowAndKeepsTakingWritesAfterTheLeaderDies()
     {
-        using (var unknown = await _api!.Http.PostAsJsonAsync("jobs", new { workflow = "no-such-workflow", payload = 1 }, Json.Options))
+        using (var unknown = await _api!.Http.PostAsJsonAsync("jobs", new { workflow = "no-such-workflow", payload = 1 }, FlotillaJson.Options))
         {
             Assert.Equal(HttpStatusCode.BadRequest, unknown.StatusCode);
             Assert.Contains("unknown workflow", await unknown.Content.ReadAsStringAsync());
@@ -101,10 +102,10 @@ public sealed class WorkerTests : IAsyncLifetime
         var leader = _cluster[await _cluster.WaitForAgreedLeaderAsync(_cluster.Nodes, Timeout)];
         leader.Kill();
 
-        using var response = await _api.Http.PostAsJsonAsync("jobs", new { workflow = "echo", payload = "after the leader died" }, Json.Options);
+        using var response = await _api.Http.PostAsJsonAsync("jobs", new { workflow = "echo", payload = "after the leader died" }, FlotillaJson.Options);
         Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
-        var id = (await response.Content.ReadFromJsonAsync<JobDto>(Json.Options))!.JobId;
-        await WaitForAllAsync([id], "completed");
+        var id = (await response.Content.ReadFromJsonAsync<Job>(FlotillaJson.Options))!.JobId;
+        await WaitForAllAsync([id], JobStatus.Completed);
     }
 
     [Fact]
@@ -113,15 +114,15 @@ public sealed class WorkerTests : IAsyncLifetime
         var job = await TestCluster.SubmitAsync(_cluster.Nodes[2], new { workflow = "fail", payload = 1, max_attempts = 3 });
 
         // After the first failed attempt it waits for its retry, at least the base backoff.
-        JobDto? retrying = null;
+        Job? retrying = null;
         await _cluster.WaitForAsync(
-            async () => (retrying = await TestCluster.GetJobAsync(_cluster.Nodes[2], job.JobId)) is { Status: "pending", Attempts: 1 },
+            async () => (retrying = await TestCluster.GetJobAsync(_cluster.Nodes[2], job.JobId)) is { Status: JobStatus.Pending, Attempts: 1 },
             "the first failed attempt",
             Timeout);
         Assert.Contains("exit code 1", retrying!.Error);
         Assert.True(retrying.RunAt - retrying.UpdatedAt >= TimeSpan.FromSeconds(1), $"retry at {retrying.RunAt:O} after failing at {retrying.UpdatedAt:O}");
 
-        var failed = (await WaitForAllAsync([job.JobId], "failed")).Single();
+        var failed = (await WaitForAllAsync([job.JobId], JobStatus.Failed)).Single();
         Assert.Equal(3, failed.Attempts);
         Assert.Contains("exit code 1", failed.Error);
     }
@@ -131,17 +132,17 @@ public sealed class WorkerTests : IAsyncLifetime
     {
         var job = await TestCluster.SubmitAsync(_cluster.Nodes[0], new { workflow = "spin", payload = 1, max_attempts = 1, timeout_ms = 500 });
 
-        var failed = (await WaitForAllAsync([job.JobId], "failed")).Single();
+        var failed = (await WaitForAllAsync([job.JobId], JobStatus.Failed)).Single();
 
         Assert.Contains("timeout after 500ms", failed.Error);
         var echo = await TestCluster.SubmitAsync(_cluster[failed.ClaimedBy!], new { workflow = "echo", payload = "still here" });
-        await WaitForAllAsync([echo.JobId], "completed");
+        await WaitForAllAsync([echo.JobId], JobStatus.Completed);
     }
 
-    private async Task<List<JobDto>> WaitForAllAsync(IReadOnlyCollection<string> ids, string status)
+    private async Task<List<Job>> WaitForAllAsync(IReadOnlyCollection<string> ids, JobStatus status)
     {
         var node = _cluster.Nodes.First(n => n.IsRunning);
-        var jobs = new List<JobDto>();
+        var jobs = new List<Job>();
         await _cluster.WaitForAsync(
             async () =>
             {

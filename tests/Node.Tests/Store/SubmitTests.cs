@@ -88,6 +88,24 @@ public sealed class SubmitTests : IDisposable
         Assert.Null(CommandRules.Check(new SubmitJobs([TempStores.NewJob("good")])));
     }
 
+    // A follower whose clock runs ahead must not delay a job: "now" and delay_ms are counted
+    // from the leader-stamped time of the entry, never from the proposer's clock.
+    [Fact]
+    public void ADelayIsCountedFromTheEntrysTimeNotTheProposers()
+    {
+        var store = _stores.Open();
+
+        var stored = _stores.Submit(
+            store,
+            10_000,
+            TempStores.NewJob("now", runAt: 99_999) with { DelayMs = 0 },
+            TempStores.NewJob("later", runAt: 99_999) with { DelayMs = 500 },
+            TempStores.NewJob("at", runAt: 20_000));
+
+        Assert.Equal([10_000L, 10_500L, 20_000L], stored.Select(j => j.RunAt));
+        Assert.Equal(10_500, store.GetJob("later")!.RunAt);
+    }
+
     [Fact]
     public void ReplayingTheSameJobReturnsTheStoredOne()
     {

@@ -7,26 +7,6 @@ namespace Flotilla.Node.Tests.Workflows;
 /// <summary>Deadlines, cancellation and caps hold also where epoch interruption cannot reach.</summary>
 public sealed class WasmRunnerLimitsTests : IDisposable
 {
-    // "$itoa": writes the decimal form of an i32 at an address, returns the end address.
-    private const string Itoa = """
-        (func $itoa (param $n i32) (param $at i32) (result i32)
-          (local $len i32) (local $tmp i32)
-          (local.set $tmp (local.get $n))
-          (local.set $len (i32.const 1))
-          (block $done (loop $count
-            (br_if $done (i32.lt_u (local.get $tmp) (i32.const 10)))
-            (local.set $tmp (i32.div_u (local.get $tmp) (i32.const 10)))
-            (local.set $len (i32.add (local.get $len) (i32.const 1)))
-            (br $count)))
-          (local.set $tmp (i32.add (local.get $at) (local.get $len)))
-          (loop $digit
-            (local.set $tmp (i32.sub (local.get $tmp) (i32.const 1)))
-            (i32.store8 (local.get $tmp) (i32.add (i32.const 48) (i32.rem_u (local.get $n) (i32.const 10))))
-            (local.set $n (i32.div_u (local.get $n) (i32.const 10)))
-            (br_if $digit (i32.ne (local.get $tmp) (local.get $at))))
-          (i32.add (local.get $at) (local.get $len)))
-        """;
-
     // Grows its memory a page at a time and its table 1024 entries at a time until each is
     // refused, tries one table.grow of 200M entries, then prints [memory pages, table entries].
     private const string MemoryAndTableHogWat = $$"""
@@ -34,7 +14,7 @@ public sealed class WasmRunnerLimitsTests : IDisposable
           (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
           (memory (export "memory") 1)
           (table $t 1 funcref)
-          {{Itoa}}
+          {{TempRunner.WatItoa}}
           (func (export "_start")
             (local $end i32)
             (loop $m (br_if $m (i32.ne (memory.grow (i32.const 1)) (i32.const -1))))
@@ -79,7 +59,7 @@ public sealed class WasmRunnerLimitsTests : IDisposable
           (import "wasi_snapshot_preview1" "poll_oneoff" (func $poll (param i32 i32 i32 i32) (result i32)))
           (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
           (memory (export "memory") 1)
-          {{Itoa}}
+          {{TempRunner.WatItoa}}
           (func $put (param $n i32) (param $at i32) (result i32)
             (local $end i32)
             (local.set $end (call $itoa (local.get $n) (local.get $at)))
@@ -107,6 +87,25 @@ public sealed class WasmRunnerLimitsTests : IDisposable
             (i32.store (i32.const 0) (i32.const 1024))
             (i32.store (i32.const 4) (i32.sub (i32.add (local.get $end) (i32.const 1)) (i32.const 1024)))
             (drop (call $fd_write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8)))))
+        """;
+
+    // One fd_write to stderr of a million iovecs, each the same 4000 bytes of 'e' (4 GB in all),
+    // then exit code 3.
+    private const string HugeStderrWriteWat = """
+        (module
+          (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
+          (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+          (memory (export "memory") 200)
+          (func (export "_start")
+            (local $i i32)
+            (memory.fill (i32.const 0) (i32.const 101) (i32.const 4000))
+            (loop $fill
+              (i32.store (i32.add (i32.const 65536) (i32.mul (local.get $i) (i32.const 8))) (i32.const 0))
+              (i32.store (i32.add (i32.const 65540) (i32.mul (local.get $i) (i32.const 8))) (i32.const 4000))
+              (local.set $i (i32.add (local.get $i) (i32.const 1)))
+              (br_if $fill (i32.lt_u (local.get $i) (i32.const 1000000))))
+            (drop (call $fd_write (i32.const 2) (i32.const 65536) (i32.const 1000000) (i32.const 60000)))
+            (call $exit (i32.const 3))))
         """;
 
     private readonly TempRunner _runners = new();
@@ -217,6 +216,14 @@ public sealed class WasmRunnerLimitsTests : IDisposable
 
         Assert.Equal("output over 1 KiB", outcome.Error);
         Assert.True(watch.Elapsed < TimeSpan.FromSeconds(10), $"ended after {watch.Elapsed}");
+    }
+
+    [Fact]
+    public async Task AHugeStderrWriteCostsOnlyItsTail()
+    {
+        var outcome = await TempRunner.RunAsync(_runners.Open(), TempRunner.Wat(HugeStderrWriteWat), timeout: TimeSpan.FromSeconds(3));
+
+        Assert.Equal($"exit code 3: …{new string('e', 200)}", outcome.Error);
     }
 
     [Fact]

@@ -1,9 +1,6 @@
 using System.Text.Json;
-using Flotilla.Api.Cluster;
-using Flotilla.Api.Jobs;
-using Flotilla.Node.Http;
 
-namespace Flotilla.Api.Tests;
+namespace Flotilla.Client.Tests;
 
 public sealed class SubmitJobRequestTests
 {
@@ -54,7 +51,7 @@ public sealed class SubmitJobRequestTests
     [Fact]
     public void RefusesAPayloadOverOneMebibyte()
     {
-        var payload = JsonSerializer.SerializeToElement(new string('x', SubmitJobRequest.MaxPayloadBytes));
+        var payload = JsonSerializer.SerializeToElement(new string('x', JobRules.MaxPayloadBytes));
         var errors = new Dictionary<string, string[]>();
 
         Assert.False((Parse("""{"workflow":"echo"}""") with { Payload = payload }).Validate(Now, "", errors));
@@ -67,5 +64,5 @@ public sealed class SubmitJobRequestTests
         Assert.Throws<JsonException>(() => Parse("""{"workflow":"echo","max_attempt":3}"""));
     }
 
-    private static SubmitJobRequest Parse(string json) => JsonSerializer.Deserialize<SubmitJobRequest>(json, ApiJson.Strict)!;
+    private static SubmitJobRequest Parse(string json) => JsonSerializer.Deserialize<SubmitJobRequest>(json, FlotillaJson.Options)!;
 }
