@@ -1,7 +1,7 @@
 using System.Net;
 using Flotilla.Api.Cluster;
-using Flotilla.Client;
 using Flotilla.Api.Security;
+using Flotilla.Client;
 using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace Flotilla.Api.Apis;
