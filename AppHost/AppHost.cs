@@ -28,6 +28,7 @@ var node3 = builder.AddClusterNode("node3", dataRoot, raftPortBase + 2)
 // A fixed port for the public front, so scripts and the README can name it.
 var apiPort = int.TryParse(builder.Configuration["Flotilla:ApiPort"], out var p) ? p : 5080;
 
+// The only resource reachable from outside (azd: the only external ingress).
 builder.AddProject<Projects.Api>("api")
     .WithHttpEndpoint(port: apiPort, name: "http")
     .WithNodes(node1, node2, node3)
@@ -35,6 +36,8 @@ builder.AddProject<Projects.Api>("api")
     .WaitFor(node2)
     .WaitFor(node3)
     .WithHttpHealthCheck("/health")
-    .WithExternalHttpEndpoints();
+    .WithExternalHttpEndpoints()
+    .WithUrlForEndpoint("http", _ => new ResourceUrlAnnotation { Url = "/ui", DisplayText = "Jobs page" })
+    .WithDemoJobsCommand();
 
 builder.Build().Run();

@@ -25,6 +25,10 @@ namespace Flotilla.Client;
 /// <param name="Error">Why the last attempt failed.</param>
 /// <param name="IdempotencyKey">The key it was submitted with, if any.</param>
 /// <param name="TimeoutMs">Its own run timeout, if one was given.</param>
+/// <param name="TraceId">
+/// The W3C trace id of the request that submitted it: its claim and runs are spans of that
+/// trace. Absent (not null) for a job submitted outside any trace.
+/// </param>
 public sealed record Job(
     string JobId,
     JobStatus Status,
@@ -43,7 +47,8 @@ public sealed record Job(
     JsonElement? Result,
     string? Error,
     string? IdempotencyKey,
-    int? TimeoutMs)
+    int? TimeoutMs,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? TraceId = null)
 {
     /// <summary>True once the job is completed, failed or cancelled: it will not change again.</summary>
     [JsonIgnore]

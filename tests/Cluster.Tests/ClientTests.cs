@@ -12,55 +12,13 @@ namespace Flotilla.Cluster.Tests;
 /// The typed client (<see cref="FlotillaClient"/>) against the real Api in front of three real
 /// nodes with their workers on; and the routes it relies on (<c>wait_ms</c>, <c>/new-job</c>).
 /// </summary>
-public sealed class ClientTests(ClientTests.ApiCluster fixture) : IClassFixture<ClientTests.ApiCluster>
+[Collection(ApiCluster.Collection)]
+public sealed class ClientTests(ApiCluster fixture)
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(60);
     private readonly TestCluster _cluster = fixture.Cluster;
     private readonly ApiProcess _api = fixture.Api;
     private readonly FlotillaClient _client = fixture.Client;
-
-    /// <summary>Three nodes with workers and the Api, started once for the class (the tests do not interfere).</summary>
-    public sealed class ApiCluster : IAsyncLifetime
-    {
-        private ApiProcess? _api;
-
-        internal TestCluster Cluster { get; } = TestCluster.Create();
-
-        internal ApiProcess Api => _api!;
-
-        internal FlotillaClient Client { get; private set; } = null!;
-
-        public async Task InitializeAsync()
-        {
-            try
-            {
-                await Cluster.StartAsync();
-                _api = await ApiProcess.StartAsync(Cluster.Nodes);
-                await Cluster.WaitForAsync(() => _api.IsHealthyAsync(), "the Api healthy", Timeout);
-                Client = new FlotillaClient(_api.Http);
-
-                // The leader registers the built-in workflows once it leads.
-                await Cluster.WaitForAsync(async () => (await Client.ListWorkflowsAsync()).Any(w => w.Name == "sleep"), "built-in workflows", Timeout);
-            }
-            catch (Exception ex)
-            {
-                // xunit does not dispose a fixture whose InitializeAsync failed: stop the processes here.
-                var output = _api?.RecentOutput();
-                await DisposeAsync();
-                throw new InvalidOperationException($"Start failed.{Environment.NewLine}{output}", ex);
-            }
-        }
-
-        public async Task DisposeAsync()
-        {
-            if (_api is not null)
-            {
-                await _api.DisposeAsync();
-            }
-
-            await Cluster.DisposeAsync();
-        }
-    }
 
     [Fact]
     public async Task EnqueueThenWaitReturnsTheCompletedJobWithItsResult()
