@@ -14,8 +14,10 @@ internal static class ClusterNodeExtensions
     public static IResourceBuilder<ProjectResource> AddClusterNode(
         this IDistributedApplicationBuilder builder, string name, string dataRoot, int raftPort, bool bootstrap = false)
     {
+        var publishing = builder.ExecutionContext.IsPublishMode;
         var node = builder.AddProject<Projects.Node>(name)
-            .WithHttpEndpoint(name: "http")
+            // In a container the node serves HTTP on the image's port 8080.
+            .WithHttpEndpoint(name: "http", targetPort: publishing ? 8080 : null)
             // Raft speaks raw TCP that the node binds itself: not proxied, and on a fixed port,
             // because the stored membership names members by address and must hold across restarts.
             .WithEndpoint(port: raftPort, targetPort: raftPort, name: "raft", scheme: "tcp", isProxied: false)
@@ -23,25 +25,27 @@ internal static class ClusterNodeExtensions
             .WithEnvironment("Cluster__NodeId", name)
             .WithEnvironment("Cluster__Bootstrap", bootstrap ? "true" : "false")
             .WithLeaderCommands();
+        node.WithEnvironment("Cluster__RaftEndpoint", node.GetEndpoint("raft").Property(EndpointProperty.HostAndPort));
 
-        var raft = node.GetEndpoint("raft");
-        if (!builder.ExecutionContext.IsPublishMode)
+        if (!publishing)
         {
             // Run mode: plain processes on this machine, data in a folder that survives restarts.
-            return node
-                .WithEnvironment("Cluster__RaftEndpoint", raft.Property(EndpointProperty.HostAndPort))
-                .WithEnvironment("Cluster__DataDir", Path.Combine(dataRoot, name));
+            return node.WithEnvironment("Cluster__DataDir", Path.Combine(dataRoot, name));
         }
 
-        // Publish mode (azd, Azure Container Apps): each node's data on its own persistent volume
-        // (no host path), the Raft listener bound on every interface of the container, and the
-        // node's name in the environment's DNS advertised to its peers (over Raft and over HTTP).
+        // Publish mode (azd, Azure Container Apps): a container built from AppHost/Node.Dockerfile
+        // with the node's data on a persistent volume of its own (no host path), the Raft listener
+        // bound on every interface of the container, and the node's name in the environment's DNS
+        // advertised to its peers (over Raft, and over HTTP for joins and forwarded writes).
+        var repository = Path.GetFullPath(Path.Combine(builder.AppHostDirectory, ".."));
         var listen = "0.0.0.0:" + raftPort.ToString(System.Globalization.CultureInfo.InvariantCulture);
         return node
-            .WithVolume($"{name}-data", ContainerDataDir, env: "Cluster__DataDir")
+            .WithEnvironment("Cluster__DataDir", ContainerDataDir)
             .WithEnvironment("Cluster__RaftListen", listen)
-            .WithEnvironment("Cluster__RaftEndpoint", raft.Property(EndpointProperty.HostAndPort))
-            .WithEnvironment("Cluster__HttpUrl", node.GetEndpoint("http"));
+            .WithEnvironment("Cluster__HttpUrl", node.GetEndpoint("http"))
+            .PublishAsDockerFile(container => container
+                .WithDockerfile(repository, "AppHost/Node.Dockerfile")
+                .WithVolume($"{name}-data", ContainerDataDir));
     }
 
     /// <summary>The nodes this one asks for membership (any member forwards to the leader).</summary>
