@@ -21,6 +21,7 @@ app.MapApiReference();
 app.MapJobsApiV1();
 app.MapWorkflowsApiV1();
 app.MapClusterApiV1();
+app.MapUi();
 
 app.Run();
 

@@ -37,6 +37,7 @@ node1.WithJoin(node2, node3);
 // A fixed port for the public front, so scripts and the README can name it.
 var apiPort = int.TryParse(builder.Configuration["Flotilla:ApiPort"], out var p) ? p : 5080;
 
+// The only resource reachable from outside (azd: the only external ingress).
 var api = builder.AddProject<Projects.Api>("api")
     .WithHttpEndpoint(port: apiPort, name: "http")
     .WithNodes(node1, node2, node3)
@@ -45,7 +46,9 @@ var api = builder.AddProject<Projects.Api>("api")
     .WaitFor(node2)
     .WaitFor(node3)
     .WithHttpHealthCheck("/health")
-    .WithExternalHttpEndpoints();
+    .WithExternalHttpEndpoints()
+    .WithUrlForEndpoint("http", _ => new ResourceUrlAnnotation { Url = "/ui", DisplayText = "Jobs page" })
+    .WithDemoJobsCommand();
 
 // API keys (Api:Keys) when configured, e.g. dotnet user-secrets set Flotilla:ApiKeys "key:jobs:write+jobs:read".
 if (builder.Configuration["Flotilla:ApiKeys"] is { Length: > 0 } apiKeys)

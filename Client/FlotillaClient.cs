@@ -151,6 +151,13 @@ public sealed class FlotillaClient
         return await ReadAsync<Job>(response, cancellationToken).ConfigureAwait(false);
     }
 
+    /// <summary>How many jobs are in each status.</summary>
+    public async Task<JobCounts> CountAsync(CancellationToken cancellationToken = default)
+    {
+        using var response = await SendAsync(HttpMethod.Get, "jobs/counts", null, cancellationToken).ConfigureAwait(false);
+        return await ReadAsync<JobCounts>(response, cancellationToken).ConfigureAwait(false);
+    }
+
     /// <summary>Every job that matches, oldest first, fetching pages of <paramref name="pageSize"/> as it goes.</summary>
     public async IAsyncEnumerable<Job> ListAsync(
         JobStatus? status = null, string? queue = null, int pageSize = JobRules.DefaultPageSize, [EnumeratorCancellation] CancellationToken cancellationToken = default)

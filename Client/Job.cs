@@ -26,6 +26,10 @@ namespace Flotilla.Client;
 /// <param name="IdempotencyKey">The key it was submitted with, if any.</param>
 /// <param name="TimeoutMs">Its own run timeout, if one was given.</param>
 /// <param name="StartedAt">When its last finished attempt started (the running node's clock).</param>
+/// <param name="TraceId">
+/// The W3C trace id of the request that submitted it: its claim and runs are spans of that
+/// trace. Absent (not null) for a job submitted outside any trace.
+/// </param>
 public sealed record Job(
     string JobId,
     JobStatus Status,
@@ -45,7 +49,8 @@ public sealed record Job(
     string? Error,
     string? IdempotencyKey,
     int? TimeoutMs,
-    DateTimeOffset? StartedAt = null)
+    DateTimeOffset? StartedAt = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? TraceId = null)
 {
     /// <summary>True once the job is completed, failed or cancelled: it will not change again.</summary>
     [JsonIgnore]

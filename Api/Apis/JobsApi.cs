@@ -25,6 +25,7 @@ internal static class JobsApi
         api.MapPost("/jobs", SubmitAsync).Accepts<SubmitJobRequest>("application/json").ProducesProblem(StatusCodes.Status413PayloadTooLarge).RequireAuthorization(ApiScopes.JobsWrite);
         api.MapPost("/jobs/batch", SubmitBatchAsync).Accepts<SubmitJobRequest[]>("application/json").ProducesProblem(StatusCodes.Status413PayloadTooLarge).RequireAuthorization(ApiScopes.JobsWrite);
         api.MapPost("/new-job", SubmitUrlAsync).Accepts<NewJobForm>("application/x-www-form-urlencoded").DisableAntiforgery().RequireAuthorization(ApiScopes.JobsWrite);
+        api.MapGet("/jobs/counts", CountAsync).RequireAuthorization(ApiScopes.JobsRead);
         api.MapGet("/jobs/{id}", GetAsync).ProducesProblem(StatusCodes.Status404NotFound).RequireAuthorization(ApiScopes.JobsRead);
         api.MapGet("/jobs", ListAsync).RequireAuthorization(ApiScopes.JobsRead);
         api.MapPost("/jobs/{id}/cancel", CancelAsync).ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict).RequireAuthorization(ApiScopes.JobsWrite);
@@ -109,6 +110,14 @@ internal static class JobsApi
 
         var stored = answer.Read<Job>();
         return TypedResults.Accepted(answer.Location ?? $"/jobs/{stored.JobId}", stored);
+    }
+
+    private static async Task<Results<Ok<JobCounts>, ProblemHttpResult>> CountAsync(HttpResponse response, NodeClient nodes, CancellationToken token)
+    {
+        var answer = await nodes.ReadAsync("jobs/counts", token);
+        return answer.Status == HttpStatusCode.OK
+            ? TypedResults.Ok(answer.Read<JobCounts>())
+            : NodeResults.Problem(answer, response);
     }
 
     /// <summary>The job; with <c>wait_ms</c>, once it has finished or after that long (the node waits, without polling).</summary>

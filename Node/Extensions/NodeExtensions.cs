@@ -64,7 +64,8 @@ internal static class NodeExtensions
         services.AddHostedService<RetentionCleaner>();
         services.AddHostedService<WorkflowSeeder>();
 
-        services.AddHealthChecks().AddCheck<MembershipHealthCheck>("cluster-membership");
+        // Membership, logged as information (not as an error) while the node is still joining.
+        JoiningHealthLog.AddMembershipHealthCheck(builder);
         services.AddProblemDetails();
         services.AddExceptionHandler<ClusterExceptionHandler>();
         services.AddExceptionHandler<BadRequestExceptionHandler>();

@@ -5,6 +5,7 @@ using Flotilla.Client;
 using Flotilla.Node.Cluster;
 using Flotilla.Node.Store;
 using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Mvc;
 
 namespace Flotilla.Node.Http;
 
@@ -21,6 +22,7 @@ internal static partial class ClusterApi
         cluster.MapGet("/health", GetHealthAsync);
         cluster.MapGet("/state", GetState);
         cluster.MapGet("/queue", GetQueue);
+        cluster.MapPost("/leadership/resign", ResignAsync);
         cluster.MapPost("/members", AddMemberAsync).ExcludeFromDescription();
         cluster.MapDelete("/members/{id}", RemoveMemberAsync).ExcludeFromDescription();
         cluster.MapPost("/propose", ProposeAsync).ExcludeFromDescription();
@@ -29,6 +31,24 @@ internal static partial class ClusterApi
 
     private static async Task<Ok<ClusterHealthView>> GetHealthAsync(RaftNode node, CancellationToken token) =>
         TypedResults.Ok((await ClusterHealth.OfAsync(node, token)).ToContract());
+
+    /// <summary>The leader steps down and the cluster elects again (the dashboard's "Step down"); 409 on a follower.</summary>
+    private static async Task<Results<Ok<ClusterHealthView>, Conflict<ProblemDetails>>> ResignAsync(RaftNode node, CancellationToken token)
+    {
+        if (node.Cluster is not { Leader: { IsRemote: false } } cluster)
+        {
+            return TypedResults.Conflict(new ProblemDetails
+            {
+                Title = "This node is not the leader.",
+                Detail = $"{node.NodeId} does not lead now; ask the leader to step down.",
+                Status = 409,
+            });
+        }
+
+        // RaftCluster implements resigning through ICluster only.
+        await ((DotNext.Net.Cluster.ICluster)cluster).ResignAsync(token);
+        return TypedResults.Ok((await ClusterHealth.OfAsync(node, token)).ToContract());
+    }
 
     /// <summary>Applied index and a checksum of the replicated tables: equal on nodes that applied the same log.</summary>
     private static Ok<StoreState> GetState(RaftNode node, JobStore store) =>

@@ -32,7 +32,19 @@ internal static class Contract
         job.Error,
         job.IdempotencyKey,
         job.TimeoutMs,
-        job.StartedAt is { } started ? DateTimeOffset.FromUnixTimeMilliseconds(started) : null);
+        job.StartedAt is { } started ? DateTimeOffset.FromUnixTimeMilliseconds(started) : null,
+        TraceIdOf(job.TraceParent));
+
+    public static JobCounts ToContract(this IReadOnlyDictionary<StoredStatus, long> counts) => new(
+        counts.GetValueOrDefault(StoredStatus.Pending),
+        counts.GetValueOrDefault(StoredStatus.Running),
+        counts.GetValueOrDefault(StoredStatus.Completed),
+        counts.GetValueOrDefault(StoredStatus.Failed),
+        counts.GetValueOrDefault(StoredStatus.Cancelled));
+
+    // A W3C traceparent is "00-<32 hex trace id>-<16 hex span id>-<flags>".
+    private static string? TraceIdOf(string? traceParent) =>
+        traceParent?.Split('-') is [_, { Length: 32 } traceId, _, _] ? traceId : null;
 
     public static Client.JobStatus ToContract(this StoredStatus status) => status switch
     {

@@ -21,6 +21,7 @@ internal static class JobsApi
         jobs.MapPost("/jobs", SubmitAsync);
         jobs.MapPost("/jobs/batch", SubmitBatchAsync);
         jobs.MapPost("/new-job", SubmitUrlAsync).DisableAntiforgery();
+        jobs.MapGet("/jobs/counts", Count);
         jobs.MapGet("/jobs/{id}", GetAsync);
         jobs.MapGet("/jobs", ListAsync);
         jobs.MapPost("/jobs/{id}/cancel", CancelAsync);
@@ -110,6 +111,8 @@ internal static class JobsApi
             var other => Unexpected(other),
         };
     }
+
+    private static Ok<JobCounts> Count(JobStore store) => TypedResults.Ok(store.CountByStatus().ToContract());
 
     /// <summary>The job; with <c>wait_ms</c>, once it has finished or after that long, whichever comes first.</summary>
     private static async Task<Results<Ok<Job>, NotFound<ProblemDetails>, ValidationProblem>> GetAsync(

@@ -318,6 +318,55 @@ public sealed class ApiEndpointTests : IDisposable
     }
 
     [Fact]
+    public async Task AWaitIsPassedToTheNodeAndBounded()
+    {
+        var inner = _nodes.Handle;
+        _nodes.Handle = r => r.Path == "jobs/j1?wait_ms=1500" ? FakeNodes.Json(HttpStatusCode.OK, FakeNodes.Job("j1")) : inner(r);
+
+        using var waited = await _api.GetAsync("/jobs/j1?wait_ms=1500");
+        using var tooLong = await _api.GetAsync("/jobs/j1?wait_ms=60001");
+
+        Assert.Equal(HttpStatusCode.OK, waited.StatusCode);
+        Assert.Single(_nodes.To("jobs/j1?wait_ms=1500"));
+        var problem = await AssertProblemAsync(tooLong, HttpStatusCode.BadRequest);
+        Assert.True(problem.GetProperty("errors").TryGetProperty("wait_ms", out _));
+    }
+
+    [Fact]
+    public async Task CountsComeFromANode()
+    {
+        var inner = _nodes.Handle;
+        _nodes.Handle = r => r.Path == "jobs/counts" ? FakeNodes.Json(HttpStatusCode.OK, new { pending = 1, running = 2, completed = 3, failed = 4, cancelled = 5 }) : inner(r);
+
+        var counts = await _api.GetFromJsonAsync<JsonElement>("/jobs/counts");
+
+        Assert.Equal(3, counts.GetProperty("completed").GetInt32());
+        Assert.Equal(5, counts.GetProperty("cancelled").GetInt32());
+    }
+
+    [Fact]
+    public async Task EachNodesHealthIsShownAndAnUnreachableNodeSaysSo()
+    {
+        _nodes.Handle = r => r.Port == FakeNodes.Node3.Port ? throw FakeNodes.Refused() : FakeNodes.Health(true, "http://127.0.0.1:5102");
+
+        var nodes = await _api.GetFromJsonAsync<JsonElement>("/cluster/nodes");
+
+        Assert.Equal(3, nodes.GetArrayLength());
+        Assert.Equal([true, true, false], nodes.EnumerateArray().Select(n => n.GetProperty("reachable").GetBoolean()));
+        Assert.Equal("node2", nodes[0].GetProperty("health").GetProperty("leader").GetString());
+    }
+
+    [Fact]
+    public async Task TheJobsPageIsServedAsHtml()
+    {
+        using var page = await _api.GetAsync("/ui");
+
+        Assert.Equal(HttpStatusCode.OK, page.StatusCode);
+        Assert.Equal("text/html", page.Content.Headers.ContentType?.MediaType);
+        Assert.Contains("id=\"counts\"", await page.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task AnUnknownRouteIsAProblem()
     {
         using var response = await _api.GetAsync("/nowhere");

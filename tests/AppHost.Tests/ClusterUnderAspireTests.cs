@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Flotilla.AppHost.Tests;
 
@@ -58,6 +59,61 @@ public sealed class ClusterUnderAspireTests(FlotillaApp flotilla) : IClassFixtur
             using var job = await client.GetAsync($"/jobs/{id}?consistency=strong");
             Assert.Equal(HttpStatusCode.OK, job.StatusCode);
         }
+    }
+
+    [Fact]
+    public async Task TheDashboardCommandsSubmitDemoJobsAndTellAndChangeTheLeader()
+    {
+        await AssertOneClusterAsync();
+        using var api = flotilla.App.CreateHttpClient("api");
+        var before = await TotalJobsAsync(api);
+
+        var submitted = await flotilla.App.ResourceCommands.ExecuteCommandAsync(Resource("api"), "submit-demo-jobs");
+
+        Assert.True(submitted.Success, submitted.Message);
+        Assert.Equal(before + 100, await TotalJobsAsync(api));
+
+        var answers = new Dictionary<string, string>();
+        foreach (var node in flotilla.NodeNames)
+        {
+            var result = await flotilla.App.ResourceCommands.ExecuteCommandAsync(Resource(node), "leader");
+            Assert.True(result.Success, result.Message);
+            answers[node] = result.Message!;
+        }
+
+        var leader = Assert.Single(answers, a => a.Value.Contains("is the leader", StringComparison.Ordinal)).Key;
+        var follower = flotilla.NodeNames.First(n => n != leader);
+        Assert.False((await flotilla.App.ResourceCommands.ExecuteCommandAsync(Resource(follower), "step-down")).Success);
+
+        var stepDown = await flotilla.App.ResourceCommands.ExecuteCommandAsync(Resource(leader), "step-down");
+
+        Assert.True(stepDown.Success, stepDown.Message);
+        await AssertOneClusterAsync();
+    }
+
+    [Fact]
+    public async Task TheApiResourceLinksToTheJobsPage()
+    {
+        using var api = flotilla.App.CreateHttpClient("api");
+        using var page = await api.GetAsync("/ui");
+
+        Assert.Equal(HttpStatusCode.OK, page.StatusCode);
+        Assert.Contains("<title>Flotilla", await page.Content.ReadAsStringAsync());
+        // The link the dashboard shows on the api resource.
+        using var wait = new CancellationTokenSource(Timeout);
+        var shown = await flotilla.App.ResourceNotifications.WaitForResourceAsync(
+            "api", e => e.Snapshot.Urls.Any(u => u.DisplayProperties.DisplayName == "Jobs page"), wait.Token);
+        var link = shown.Snapshot.Urls.Single(u => u.DisplayProperties.DisplayName == "Jobs page");
+        Assert.EndsWith("/ui", link.Url, StringComparison.Ordinal);
+    }
+
+    private IResource Resource(string name) =>
+        flotilla.App.Services.GetRequiredService<DistributedApplicationModel>().Resources.Single(r => r.Name == name);
+
+    private static async Task<long> TotalJobsAsync(HttpClient api)
+    {
+        var counts = await api.GetFromJsonAsync<JsonElement>("/jobs/counts");
+        return counts.EnumerateObject().Sum(c => c.Value.GetInt64());
     }
 
     private async Task AssertOneClusterAsync()
