@@ -26,7 +26,7 @@ internal static class ClusterNodeExtensions
             .WithEnvironment("Cluster__NodeId", name)
             .WithEnvironment("Cluster__Bootstrap", bootstrap ? "true" : "false")
             .WithEnvironment("Cluster__Secret", clusterSecret)
-            .WithLeaderCommands();
+            .WithLeaderCommands(clusterSecret);
         node.WithEnvironment("Cluster__RaftEndpoint", node.GetEndpoint("raft").Property(EndpointProperty.HostAndPort));
 
         if (!publishing)
@@ -61,7 +61,8 @@ internal static class ClusterNodeExtensions
         api.WithEnvironment("Cluster__Nodes", UrlList(nodes));
 
     /// <summary>Dashboard commands on a node: whether it leads now, and stepping down (to watch a failover).</summary>
-    private static IResourceBuilder<ProjectResource> WithLeaderCommands(this IResourceBuilder<ProjectResource> node) => node
+    private static IResourceBuilder<ProjectResource> WithLeaderCommands(
+        this IResourceBuilder<ProjectResource> node, IResourceBuilder<ParameterResource> clusterSecret) => node
         .WithHttpCommand("/cluster/health", "Is it the leader?", endpointName: "http", commandName: "leader", new HttpCommandOptions
         {
             Method = HttpMethod.Get,
@@ -85,6 +86,10 @@ internal static class ClusterNodeExtensions
             Description = "If this node leads, it steps down and the cluster elects a leader again.",
             IconName = "ArrowExit",
             ConfirmationMessage = "Make this node give up leadership? Writes pause for an election (about a second).",
+
+            // A node-to-node route: it takes the cluster secret, like every /cluster/* route but health.
+            PrepareRequest = async context =>
+                context.Request.Headers.Add("X-Flotilla-Cluster-Secret", await clusterSecret.Resource.GetValueAsync(context.CancellationToken)),
             GetCommandResult = async context => context.Response.IsSuccessStatusCode
                 ? CommandResults.Success("Stepped down; watch the next leader with \"Is it the leader?\".")
                 : CommandResults.Failure(await ProblemOfAsync(context.Response, context.CancellationToken)),
