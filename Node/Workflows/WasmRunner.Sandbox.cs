@@ -17,6 +17,9 @@ internal sealed partial class WasmRunner
         .WithMaxTablesPerModule(SandboxLimits.Tables)
         .WithMaxMemorySize((nuint)limits.LinearMemoryBytes)
         .WithMaxTableElements(limits.TableElements)
+        // Instance metadata grows ~32 bytes per function a module's table can reach; the 1 MiB
+        // default refused modules of more than ~32k such functions (an interpreter has that).
+        .WithMaxCoreInstanceSize(4 * 1024 * 1024)
         // A released slot's first pages are zeroed in place instead of handed back to the OS,
         // so the next small guest does not page-fault them in again.
         .WithLinearMemoryKeepResidentBytes(KeepResidentBytes)

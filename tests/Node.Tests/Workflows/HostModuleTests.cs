@@ -67,9 +67,11 @@ public sealed class HostModuleTests : IDisposable
     public async Task AHostFunctionBlockedOnWorkIsStoppedByTheTimeout()
     {
         var runner = _runners.Open(hostModules: new TestHostModule());
+        var module = TempRunner.Wat(BlockWat);
+        Assert.Equal("timeout after 1ms", (await TempRunner.RunAsync(runner, module, timeout: TimeSpan.FromMilliseconds(1))).Error); // compiled outside the clock
         var watch = Stopwatch.StartNew();
 
-        var outcome = await TempRunner.RunAsync(runner, TempRunner.Wat(BlockWat), timeout: TimeSpan.FromMilliseconds(300));
+        var outcome = await TempRunner.RunAsync(runner, module, timeout: TimeSpan.FromMilliseconds(300));
 
         Assert.Equal("timeout after 300ms", outcome.Error);
         Assert.True(watch.Elapsed < TimeSpan.FromSeconds(1.3), $"stopped after {watch.Elapsed}");
