@@ -16,6 +16,13 @@ internal sealed class ClusterOptions
     /// <summary>host:port the Raft TCP listener binds and advertises.</summary>
     public string RaftEndpoint { get; set; } = "127.0.0.1:7101";
 
+    /// <summary>
+    /// Where the Raft listener binds when that is not the address peers reach it by (in a
+    /// container: <c>0.0.0.0:7101</c>, while <see cref="RaftEndpoint"/> names the container's
+    /// address). Unset: it binds <see cref="RaftEndpoint"/>.
+    /// </summary>
+    public string? RaftListen { get; set; }
+
     /// <summary>True only on the first node of a brand-new cluster.</summary>
     public bool Bootstrap { get; set; }
 

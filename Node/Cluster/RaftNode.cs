@@ -174,8 +174,12 @@ internal sealed partial class RaftNode(
             LogNoSecret();
         }
 
-        var configuration = new RaftCluster.TcpConfiguration(raftEndPoint)
+        // Bind one address, advertise another (a container's listener and its name): members
+        // are known by the advertised endpoint, which is also what the membership stores.
+        var listen = string.IsNullOrWhiteSpace(_options.RaftListen) ? raftEndPoint : ClusterOptions.ParseEndPoint(_options.RaftListen);
+        var configuration = new RaftCluster.TcpConfiguration(listen)
         {
+            PublicEndPoint = raftEndPoint,
             ColdStart = found,
             ConfigurationStorage = new EndPointConfigurationStorage(membersFile),
             Announcer = (address, _, ct) => joiner.JoinAsync(this, address, ct),
