@@ -12,33 +12,18 @@ namespace Flotilla.Node.Maintenance;
 /// </summary>
 internal sealed partial class LeaseRescuer(
     RaftNode node, JobStore store, Proposer proposer, TimeProvider time, IOptions<WorkerOptions> options, ILogger<LeaseRescuer> logger)
-    : BackgroundService
+    : PeriodicMaintenance(time, logger)
 {
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
-    {
-        var every = TimeSpan.FromMilliseconds(Math.Clamp(options.Value.LeaseMs / 10, 100, 1_000));
-        using var timer = new PeriodicTimer(every, time);
-        while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false))
-        {
-            try
-            {
-                await RunOnceAsync(stoppingToken).ConfigureAwait(false);
-            }
-            catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
-            {
-                LogDeferred(ex.Message);
-            }
-        }
-    }
+    protected override TimeSpan Every => TimeSpan.FromMilliseconds(Math.Clamp(options.Value.LeaseMs / 10, 100, 1_000));
 
-    public async Task RunOnceAsync(CancellationToken token)
+    public override async Task RunOnceAsync(CancellationToken token)
     {
         if (node.Cluster?.Leader is not { IsRemote: false })
         {
             return;
         }
 
-        if (store.NextLeaseExpiry() is { } expiry && expiry <= time.GetUtcNow().ToUnixTimeMilliseconds()
+        if (store.NextLeaseExpiry() is { } expiry && expiry <= Time.GetUtcNow().ToUnixTimeMilliseconds()
             && await proposer.ProposeAsync(new RescueExpiredLeases(), token).ConfigureAwait(false) is CountResult { Count: > 0 } rescued)
         {
             LogRescued(rescued.Count);
@@ -48,6 +33,4 @@ internal sealed partial class LeaseRescuer(
     [LoggerMessage(EventId = 2101, Level = LogLevel.Information, Message = "Rescued {Count} job(s) whose lease expired")]
     private partial void LogRescued(int count);
 
-    [LoggerMessage(EventId = 2102, Level = LogLevel.Debug, Message = "Lease rescue deferred: {Reason}")]
-    private partial void LogDeferred(string reason);
 }

@@ -11,32 +11,18 @@ namespace Flotilla.Node.Maintenance;
 /// </summary>
 internal sealed partial class RetentionCleaner(
     RaftNode node, JobStore store, Proposer proposer, TimeProvider time, IOptions<RetentionOptions> options, ILogger<RetentionCleaner> logger)
-    : BackgroundService
+    : PeriodicMaintenance(time, logger)
 {
     private const int Slice = 5_000;
 
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
-    {
-        using var timer = new PeriodicTimer(options.Value.CheckEvery, time);
-        while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false))
-        {
-            try
-            {
-                await RunOnceAsync(stoppingToken).ConfigureAwait(false);
-            }
-            catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
-            {
-                LogDeferred(ex.Message);
-            }
-        }
-    }
+    protected override TimeSpan Every => options.Value.CheckEvery;
 
-    public async Task RunOnceAsync(CancellationToken token)
+    public override async Task RunOnceAsync(CancellationToken token)
     {
         var retention = (long)options.Value.Retention.TotalMilliseconds;
         while (node.Cluster?.Leader is { IsRemote: false }
             && store.OldestFinishedAt() is { } oldest
-            && oldest < time.GetUtcNow().ToUnixTimeMilliseconds() - retention)
+            && oldest < Time.GetUtcNow().ToUnixTimeMilliseconds() - retention)
         {
             var purged = await proposer.ProposeAsync(new PurgeFinishedJobs(retention, Slice), token).ConfigureAwait(false);
             if (purged is not CountResult { Count: var count } || count == 0)
@@ -51,8 +37,6 @@ internal sealed partial class RetentionCleaner(
     [LoggerMessage(EventId = 2301, Level = LogLevel.Information, Message = "Deleted {Count} finished job(s) past their retention")]
     private partial void LogPurged(int count);
 
-    [LoggerMessage(EventId = 2302, Level = LogLevel.Debug, Message = "Retention deferred: {Reason}")]
-    private partial void LogDeferred(string reason);
 }
 
 /// <summary>The <c>Jobs:*</c> settings: how long finished jobs are kept.</summary>

@@ -163,22 +163,6 @@ internal sealed partial class JobStore
         return JobRow.ReadAll(command.With("$node", node));
     }
 
-    /// <summary>Workers that offered capacity, with how long each stays alive for assignment.</summary>
-    public IReadOnlyList<WorkerOffer> ListWorkers()
-    {
-        using var connection = OpenReader();
-        using var command = connection.CreateCommand();
-        command.CommandText = Schema.WorkersList;
-        using var reader = command.ExecuteReader();
-        var workers = new List<WorkerOffer>();
-        while (reader.Read())
-        {
-            workers.Add(new WorkerOffer(reader.GetString(0), reader.GetInt32(1), reader.GetInt64(2), reader.GetInt64(3)));
-        }
-
-        return workers;
-    }
-
     /// <summary>Unused credit of the workers alive at <paramref name="now"/>: what apply could assign right now.</summary>
     public int FreeCredit(long now)
     {
@@ -229,6 +213,3 @@ internal sealed partial class JobStore
             : null;
     }
 }
-
-/// <summary>A worker's standing offer: its capacity, the lease its jobs get, and until when it counts as alive.</summary>
-internal sealed record WorkerOffer(string Node, int Capacity, long LeaseMs, long AliveUntil);

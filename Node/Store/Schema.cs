@@ -192,8 +192,6 @@ internal static class Schema
 
     public const string WorkerMarkDead = "UPDATE workers SET alive_until = $now WHERE node = $node AND alive_until > $now;";
 
-    public const string WorkersList = "SELECT node, capacity, lease_ms, alive_until FROM workers ORDER BY node;";
-
     // The fence for a finished attempt: (node, attempt) must still hold the claim.
     public const string JobFence = """
         SELECT attempts, max_attempts FROM jobs
