@@ -23,6 +23,7 @@ internal static class NodeApp
 
         app.MapDefaultEndpoints();
         app.MapJobsApi();
+        app.MapJournalApi();
         app.MapWorkflowsApi();
         app.MapClusterApi();
 

@@ -1,0 +1,30 @@
+using Flotilla.Node.Store;
+using Flotilla.Node.Workflows;
+using Flotilla.Node.Workflows.Durable;
+
+namespace Flotilla.Node.Worker;
+
+// Durable workflows: each run gets a journal over the job's committed host calls (read only if
+// the guest turns out to be durable); the calls it made live ride to the log in the same entry
+// as its outcome, ahead of it, so the append is fenced by the same claim.
+internal sealed partial class JobWorker
+{
+    private RunJournal NewJournal(Job job) =>
+        new(() => store.GetJournal(job.JobId).Select(e => new HostCall(e.Seq, e.Kind, e.RequestHash, e.Request, e.Response ?? [], e.At)).ToArray());
+
+    /// <summary>A journal that diverged (or hit its limit) decides the outcome: its reason, whatever the guest did after.</summary>
+    private static WorkflowOutcome WithJournalFailure(RunJournal journal, WorkflowOutcome outcome) =>
+        journal.Failure is { } failure ? WorkflowOutcome.Failure(failure) : outcome;
+
+    /// <summary>The live calls of a durable run, to be appended ahead of its outcome; null when there are none.</summary>
+    private AppendJournal? ToAppend(Job job, RunJournal journal) =>
+        journal.Opened && journal.Appended.Count > 0
+            ? new AppendJournal(job.JobId, node.NodeId, job.Attempts, journal.Appended
+                .Select(c => new JournalEntry(c.Seq, c.Kind, c.RequestHash, c.Request, c.Response, JournalState.Done, c.At))
+                .ToArray())
+            : null;
+
+    /// <summary>The entry for a batch of outcomes: the journals of their runs first (apply keeps the order), then the outcomes.</summary>
+    private static Command[] WithJournals(IEnumerable<AppendJournal?> journals, FinishJobs finish) =>
+        [.. journals.OfType<AppendJournal>(), finish];
+}
