@@ -9,17 +9,20 @@ namespace Flotilla.Node.Worker;
 // as its outcome, ahead of it, so the append is fenced by the same claim.
 internal sealed partial class JobWorker
 {
-    private RunJournal NewJournal(Job job) =>
-        new(() => store.GetJournal(job.JobId).Select(e => new HostCall(e.Seq, e.Kind, e.RequestHash, e.Request, e.Response ?? [], e.At)).ToArray());
+    private RunJournal NewJournal(Job job) => new(() => ToHostCalls(store.GetJournal(job.JobId)));
 
     /// <summary>A journal that diverged (or hit its limit) decides the outcome: its reason, whatever the guest did after.</summary>
-    private static WorkflowOutcome WithJournalFailure(RunJournal journal, WorkflowOutcome outcome) =>
+    internal static WorkflowOutcome WithJournalFailure(RunJournal journal, WorkflowOutcome outcome) =>
         journal.Failure is { } failure ? WorkflowOutcome.Failure(failure) : outcome;
 
+    /// <summary>The committed journal as the runner replays it.</summary>
+    internal static HostCall[] ToHostCalls(IReadOnlyList<JournalEntry> entries) =>
+        [.. entries.Select(e => new HostCall(e.Seq, e.Kind, e.RequestHash, e.Request, e.Response ?? [], e.At))];
+
     /// <summary>The live calls of a durable run, to be appended ahead of its outcome; null when there are none.</summary>
-    private AppendJournal? ToAppend(Job job, RunJournal journal) =>
+    internal static AppendJournal? ToAppend(Job job, string nodeId, RunJournal journal) =>
         journal.Opened && journal.Appended.Count > 0
-            ? new AppendJournal(job.JobId, node.NodeId, job.Attempts, journal.Appended
+            ? new AppendJournal(job.JobId, nodeId, job.Attempts, journal.Appended
                 .Select(c => new JournalEntry(c.Seq, c.Kind, c.RequestHash, c.Request, c.Response, JournalState.Done, c.At))
                 .ToArray())
             : null;

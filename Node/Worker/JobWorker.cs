@@ -272,7 +272,7 @@ internal sealed partial class JobWorker(
         }
 
         activity?.SetTag("flotilla.journal.replayed", journal.Replayed);
-        held.Journal = ToAppend(job, journal);
+        held.Journal = ToAppend(job, node.NodeId, journal);
         (outcome.Succeeded ? telemetry.Completed : telemetry.Failed).Add(1, tags);
         var kind = journal.Failure is not null ? OutcomeKind.FailedPermanently : outcome.Succeeded ? OutcomeKind.Completed : OutcomeKind.Failed;
         _outcomes.Writer.TryWrite((held, new JobOutcome(job.JobId, job.Attempts, kind, outcome.Succeeded ? outcome.Result : outcome.Error ?? "failed", started)));
