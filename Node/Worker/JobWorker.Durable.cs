@@ -9,7 +9,21 @@ namespace Flotilla.Node.Worker;
 // as its outcome, ahead of it, so the append is fenced by the same claim.
 internal sealed partial class JobWorker
 {
-    private RunJournal NewJournal(Job job) => new(() => ToHostCalls(store.GetJournal(job.JobId)));
+    private RunJournal NewJournal(Job job, CancellationToken token) => new(() => ToHostCalls(store.GetJournal(job.JobId)))
+    {
+        Committer = calls => CommitJournalAsync(job, calls, token),
+    };
+
+    // A commit during the run (before a long sleep): alone in its entry, fenced like the rest.
+    private async Task CommitJournalAsync(Job job, IReadOnlyList<HostCall> calls, CancellationToken token)
+    {
+        var append = new AppendJournal(job.JobId, node.NodeId, job.Attempts, [.. calls.Select(ToEntry)]);
+        var proposed = await proposer.ProposeAsync([append], 0, token, readYourWrites: false).ConfigureAwait(false);
+        if (proposed.Results[0] is Rejected rejected)
+        {
+            throw new InvalidOperationException($"journal not committed: {rejected.Reason}");
+        }
+    }
 
     /// <summary>A journal that diverged (or hit its limit) decides the outcome: its reason, whatever the guest did after.</summary>
     internal static WorkflowOutcome WithJournalFailure(RunJournal journal, WorkflowOutcome outcome) =>
@@ -19,13 +33,14 @@ internal sealed partial class JobWorker
     internal static HostCall[] ToHostCalls(IReadOnlyList<JournalEntry> entries) =>
         [.. entries.Select(e => new HostCall(e.Seq, e.Kind, e.RequestHash, e.Request, e.Response ?? [], e.At))];
 
-    /// <summary>The live calls of a durable run, to be appended ahead of its outcome; null when there are none.</summary>
+    /// <summary>The live calls of a durable run not committed yet, to be appended ahead of its outcome; null when there are none.</summary>
     internal static AppendJournal? ToAppend(Job job, string nodeId, RunJournal journal) =>
-        journal.Opened && journal.Appended.Count > 0
-            ? new AppendJournal(job.JobId, nodeId, job.Attempts, journal.Appended
-                .Select(c => new JournalEntry(c.Seq, c.Kind, c.RequestHash, c.Request, c.Response, JournalState.Done, c.At))
-                .ToArray())
+        journal.Opened && journal.Pending is { Count: > 0 } pending
+            ? new AppendJournal(job.JobId, nodeId, job.Attempts, [.. pending.Select(ToEntry)])
             : null;
+
+    private static JournalEntry ToEntry(HostCall call) =>
+        new(call.Seq, call.Kind, call.RequestHash, call.Request, call.Response, JournalState.Done, call.At);
 
     /// <summary>The entry for a batch of outcomes: the journals of their runs first (apply keeps the order), then the outcomes.</summary>
     private static Command[] WithJournals(IEnumerable<AppendJournal?> journals, FinishJobs finish) =>

@@ -251,7 +251,7 @@ internal sealed partial class JobWorker(
 
         var watch = Stopwatch.StartNew();
         using var cancel = CancellationTokenSource.CreateLinkedTokenSource(_abort.Token, held.Revocation);
-        var journal = NewJournal(job);
+        var journal = NewJournal(job, cancel.Token);
         var outcome = WithJournalFailure(journal, await RunWorkflowAsync(job, journal, cancel.Token).ConfigureAwait(false));
         NoteRunTime(watch.Elapsed.TotalMilliseconds);
         telemetry.RunTime.Record(watch.Elapsed.TotalMilliseconds, tags);

@@ -10,7 +10,12 @@ public sealed class DurableWorkflowTests : IAsyncLifetime
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(90);
 
-    private readonly TestCluster _cluster = TestCluster.Create(configure: n => n.Settings["Worker:Slots"] = "2");
+    // Short leases so a dead node's job comes back within the test.
+    private readonly TestCluster _cluster = TestCluster.Create(configure: n =>
+    {
+        n.Settings["Worker:Slots"] = "2";
+        n.Settings["Worker:LeaseMs"] = "2000";
+    });
 
     public async Task InitializeAsync()
     {
@@ -62,6 +67,36 @@ public sealed class DurableWorkflowTests : IAsyncLifetime
         Assert.Equal("nondeterminism at seq 1: journal has now_ms, guest asked random_bytes 1", failed.Error);
         using var unknown = await _cluster.Nodes[0].Http.GetAsync("jobs/no-such-job/journal");
         Assert.Equal(HttpStatusCode.NotFound, unknown.StatusCode);
+    }
+
+    [Fact]
+    public async Task ADurableJobWhoseNodeDiesDuringASleepIsReplayedOnAnotherNode()
+    {
+        var job = await TestCluster.SubmitAsync(_cluster.Nodes[0], new { workflow = "lucky", payload = new { sleep_ms = 6000 }, max_attempts = 3 });
+        // A sleep of a second or more commits the calls before it: wait for them, then kill the node.
+        await _cluster.WaitForAsync(
+            async () => (await GetJournalAsync(_cluster.Nodes[0], job.JobId)).GetProperty("entries").GetArrayLength() == 4,
+            "the calls before the sleep to be committed",
+            Timeout);
+        var running = (await TestCluster.GetJobAsync(_cluster.Nodes[0], job.JobId))!;
+        var victim = _cluster[running.ClaimedBy!];
+        var killedAt = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        victim.Kill();
+        var survivor = _cluster.Nodes.First(n => n != victim);
+
+        Job? done = null;
+        await _cluster.WaitForAsync(
+            async () => (done = await TestCluster.GetJobAsync(survivor, job.JobId)) is { Status: JobStatus.Completed },
+            "the job to complete on another node",
+            Timeout);
+
+        Assert.Equal(2, done!.Attempts);
+        Assert.NotEqual(victim.NodeId, done.CompletedBy);
+        // The time was read before the kill: a live read on the second attempt would be later.
+        Assert.True(done.Result!.Value.GetProperty("now_ms").GetInt64() < killedAt, $"now_ms {done.Result.Value.GetProperty("now_ms")} is not before the kill at {killedAt}");
+        var entries = (await GetJournalAsync(survivor, job.JobId)).GetProperty("entries").EnumerateArray().ToArray();
+        Assert.Equal(4, entries.Length); // the second attempt replayed them all and added none
+        Assert.All(entries, e => Assert.Equal(1, e.GetProperty("attempt").GetInt32()));
     }
 
     private async Task<Job> WaitForAsync(string jobId, JobStatus status)

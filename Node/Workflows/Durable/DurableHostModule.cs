@@ -17,6 +17,12 @@ internal sealed class DurableHostModule(TimeProvider time) : IHostModule
     /// <summary>The largest single response the journal keeps (<c>random_bytes</c> beyond it answers -2).</summary>
     public const int MaxEntryBytes = 1024 * 1024;
 
+    /// <summary>
+    /// A sleep at least this long first commits the calls made so far: it is where a run is most
+    /// likely to lose its node, and it costs far more than one commit (a few ms).
+    /// </summary>
+    public const long CommitBeforeSleepMs = 1000;
+
     private const int LogMaxBytes = 4096;
     private const int BadArgument = -1;
     private const int TooLarge = -2;
@@ -82,6 +88,12 @@ internal sealed class DurableHostModule(TimeProvider time) : IHostModule
         var wakeAt = (long)JournalInputs.ReadU64(Journal(caller).Call(
             "sleep_ms", $"sleep_ms {milliseconds}", () => JournalInputs.U64((ulong)(UnixMs() + milliseconds)), UnixMs()));
         var left = wakeAt - UnixMs();
+        if (left >= CommitBeforeSleepMs)
+        {
+            Journal(caller).CommitPending(run.Watch);
+            left = wakeAt - UnixMs();
+        }
+
         if (left > 0)
         {
             // Through the run's watch: a sleep past the deadline or a cancel stops the guest.

@@ -23,6 +23,7 @@ internal sealed class RunJournal(Func<IReadOnlyList<HostCall>> load)
     private readonly List<HostCall> _appended = [];
     private IReadOnlyList<HostCall> _history = [];
     private int _next;
+    private int _committed;
 
     /// <summary>A journal with no committed history (a first attempt, or a run outside a job).</summary>
     public static RunJournal Empty() => new(static () => []);
@@ -36,8 +37,18 @@ internal sealed class RunJournal(Func<IReadOnlyList<HostCall>> load)
     /// <summary>While true, the guest is re-doing calls an earlier attempt made: logs are not repeated.</summary>
     public bool Replaying => _next < _history.Count;
 
-    /// <summary>The calls made live in this attempt, to be committed with its outcome.</summary>
+    /// <summary>The calls made live in this attempt.</summary>
     public IReadOnlyList<HostCall> Appended => _appended;
+
+    /// <summary>The live calls not committed yet: they ride with the attempt's outcome.</summary>
+    public IReadOnlyList<HostCall> Pending => _appended.GetRange(_committed, _appended.Count - _committed);
+
+    /// <summary>
+    /// Commits live calls before the run ends (before a long sleep), so a node that dies
+    /// meanwhile does not take them along. Completes when they are applied; throws when the
+    /// append was refused (this attempt lost its claim). Without one, calls wait for the outcome.
+    /// </summary>
+    public Func<IReadOnlyList<HostCall>, Task>? Committer { get; init; }
 
     /// <summary>Why the run must fail for good (nondeterminism, journal limit); null while it may go on.</summary>
     public string? Failure { get; private set; }
@@ -84,6 +95,25 @@ internal sealed class RunJournal(Func<IReadOnlyList<HostCall>> load)
         _appended.Add(new HostCall(seq, kind, hash, request, response, now));
         _next++;
         return response;
+    }
+
+    /// <summary>
+    /// Commits the pending calls now, waiting through <paramref name="watch"/> (the run's
+    /// deadline and cancel still stop the guest). A refused append throws, stopping the guest:
+    /// its claim is gone and another attempt owns the journal.
+    /// </summary>
+    public void CommitPending(RunWatch watch)
+    {
+        if (Committer is null || _committed == _appended.Count)
+        {
+            return;
+        }
+
+        var pending = Pending;
+        var commit = Committer(pending);
+        watch.Wait(commit);
+        commit.GetAwaiter().GetResult();
+        _committed += pending.Count;
     }
 
     // What the guest asked, kind and arguments; 128 bits are plenty to tell two requests apart.

@@ -2,6 +2,8 @@
  * A durable sample: draws a lucky number and notes the time, sleeps briefly, and reports them.
  * The first attempt fails on purpose after drawing (payload {"fail_first": true}); the retry
  * replays the journal, so it reports the same number and time the first attempt drew.
+ * Payload {"sleep_ms": N} sleeps N ms instead of 10 (a sleep of 1 s or more first commits the
+ * calls made so far, so a node that dies during it leaves them to the next attempt).
  * Payload {"diverge": true} asks for something else on a retry than on the first attempt
  * (a bug a durable workflow must not have): the retry fails with a nondeterminism error.
  */
@@ -40,7 +42,12 @@ int main(void)
     }
     int64_t at = flotilla_now_ms();
     time_t wasi_now = time(NULL); /* WASI clock_time_get: journaled too */
-    flotilla_sleep_ms(10);
+    int64_t sleep_ms = 10;
+    const char *sleep_field = strstr(payload, "\"sleep_ms\"");
+    if (sleep_field && (sleep_field = strchr(sleep_field, ':'))) {
+        sleep_ms = atoll(sleep_field + 1);
+    }
+    flotilla_sleep_ms(sleep_ms);
 
     char hex[sizeof lucky * 2 + 1];
     for (size_t i = 0; i < sizeof lucky; i++) {

@@ -136,6 +136,52 @@ public sealed class DurableTests : IDisposable
         Assert.False(journal.Opened);
     }
 
+    [Fact]
+    public async Task ALongSleepCommitsTheCallsBeforeIt()
+    {
+        var job = Submit("sleeper-1", """{"sleep_ms": 1200}""");
+        int[]? journalDuringSleep = null;
+        var journal = new RunJournal(() => JobWorker.ToHostCalls(_store.GetJournal(job.JobId)))
+        {
+            Committer = calls =>
+            {
+                var result = _stores.ApplyOne(_store, 1_500, new AppendJournal(job.JobId, Node, job.Attempts, [.. calls.Select(ToEntry)]));
+                journalDuringSleep = [.. _store.GetJournal(job.JobId).Select(e => e.Seq)];
+                return result is Rejected rejected ? Task.FromException(new InvalidOperationException(rejected.Reason)) : Task.CompletedTask;
+            },
+        };
+
+        var (outcome, _) = await RunAsync(_lucky, job, journal);
+
+        Assert.True(outcome.Succeeded, outcome.Error);
+        // random_bytes, now_ms, clock_time_get and the sleep's wake-up time, committed before it slept
+        // (a replay after a rescue then sleeps only what is left); nothing is left for the outcome.
+        Assert.Equal([1, 2, 3, 4], journalDuringSleep ?? []);
+        Assert.Null(JobWorker.ToAppend(job, Node, journal));
+    }
+
+    [Fact]
+    public async Task AGuestWhoseClaimWasTakenStopsAtItsNextCommit()
+    {
+        var job = Submit("sleeper-2", """{"sleep_ms": 5000}""");
+        _stores.ApplyOne(_store, 1_000, new CancelJob(job.JobId));
+        var journal = new RunJournal(() => [])
+        {
+            Committer = calls => _stores.ApplyOne(_store, 1_500, new AppendJournal(job.JobId, Node, job.Attempts, [.. calls.Select(ToEntry)])) is Rejected rejected
+                ? Task.FromException(new InvalidOperationException(rejected.Reason))
+                : Task.CompletedTask,
+        };
+        var watch = Stopwatch.StartNew();
+
+        var (outcome, _) = await RunAsync(_lucky, job, journal);
+
+        Assert.False(outcome.Succeeded);
+        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(3), $"the guest slept on for {watch.Elapsed}");
+        Assert.Empty(_store.GetJournal(job.JobId));
+    }
+
+    private static JournalEntry ToEntry(HostCall c) => new(c.Seq, c.Kind, c.RequestHash, c.Request, c.Response, JournalState.Done, c.At);
+
     private Job Submit(string id, string payload, int maxAttempts = 3)
     {
         _stores.Submit(_store, 1_000, TempStores.NewJob(id, payload: payload, maxAttempts: maxAttempts));
@@ -145,9 +191,9 @@ public sealed class DurableTests : IDisposable
     // The retry falls due after its backoff; far enough ahead, the same node claims attempt 2.
     private Job Claim(Job job) => Assert.Single(_stores.Claim(_store, 100_000_000, Node), j => j.JobId == job.JobId);
 
-    private async Task<(WorkflowOutcome Outcome, RunJournal Journal)> RunAsync(byte[] module, Job job)
+    private async Task<(WorkflowOutcome Outcome, RunJournal Journal)> RunAsync(byte[] module, Job job, RunJournal? journal = null)
     {
-        var journal = new RunJournal(() => JobWorker.ToHostCalls(_store.GetJournal(job.JobId)));
+        journal ??= new RunJournal(() => JobWorker.ToHostCalls(_store.GetJournal(job.JobId)));
         var run = TempRunner.NewRun(module, job.Payload, jobId: job.JobId) with { Attempt = job.Attempts, Journal = journal };
         var outcome = await _runner.RunAsync(run, () => module, CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(30));
         return (JobWorker.WithJournalFailure(journal, outcome), journal);
