@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Security.Cryptography;
 using System.Text;
 
@@ -94,6 +95,12 @@ internal sealed class RunJournal(Func<IReadOnlyList<HostCall>> load)
         var response = live();
         _appended.Add(new HostCall(seq, kind, hash, request, response, now));
         _next++;
+        // On the job's execute span (the guest's thread runs in its context): live calls only.
+        Activity.Current?.AddEvent(new ActivityEvent("flotilla.host_call", tags: new ActivityTagsCollection
+        {
+            ["flotilla.journal.seq"] = seq,
+            ["flotilla.journal.request"] = request,
+        }));
         return response;
     }
 

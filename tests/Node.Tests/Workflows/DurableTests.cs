@@ -180,6 +180,29 @@ public sealed class DurableTests : IDisposable
         Assert.Empty(_store.GetJournal(job.JobId));
     }
 
+    [Fact]
+    public async Task LiveCallsAndLogsAreSpanEventsAndAReplayRepeatsNeitherCall()
+    {
+        var job = Submit("traced-1", """{"fail_first": true}""");
+        using var first = new Activity("first").Start();
+        var attempt1 = await RunAsync(_lucky, job);
+        first.Stop();
+        Finish(job, attempt1);
+        var retry = Claim(job);
+        using var second = new Activity("second").Start();
+        await RunAsync(_lucky, retry);
+        second.Stop();
+
+        Assert.Equal(
+            ["flotilla.host_call", "flotilla.host_call", "flotilla.host_call", "flotilla.host_call", "flotilla.log"],
+            first.Events.Select(e => e.Name));
+        Assert.Equal("random_bytes 8", first.Events.First().Tags.Single(t => t.Key == "flotilla.journal.request").Value);
+        var log = (string)first.Events.Last().Tags.Single(t => t.Key == "message").Value!;
+        Assert.StartsWith("drew ", log, StringComparison.Ordinal);
+        // The retry replays all four calls (no events), then logs live again: it is past the journal.
+        Assert.Equal([log], second.Events.Select(e => (string)e.Tags.Single(t => t.Key == "message").Value!));
+    }
+
     private static JournalEntry ToEntry(HostCall c) => new(c.Seq, c.Kind, c.RequestHash, c.Request, c.Response, JournalState.Done, c.At);
 
     private Job Submit(string id, string payload, int maxAttempts = 3)
