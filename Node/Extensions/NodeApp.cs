@@ -25,6 +25,7 @@ internal static class NodeApp
 
         app.MapDefaultEndpoints();
         app.MapJobsApi();
+        app.MapJournalApi();
         app.MapWorkflowsApi();
         app.MapClusterApi();
 

@@ -52,6 +52,8 @@ internal static class NodeExtensions
             .Bind(builder.Configuration.GetSection("Workflows"))
             .PostConfigure<IOptions<ClusterOptions>>((o, cluster) =>
                 o.CacheDirectory ??= Path.Combine(Path.GetFullPath(cluster.Value.DataDir), "module-cache"));
+        // Durable workflows: the `flotilla` imports, journaled (see Workflows/Durable).
+        services.AddSingleton<IHostModule, Workflows.Durable.DurableHostModule>();
         services.AddSingleton<WasmRunner>();
         services.AddSingleton<FlotillaTelemetry>();
         services.AddHostedService<JobWorker>();

@@ -18,6 +18,7 @@ namespace Flotilla.Node.Store;
 [JsonDerivedType(typeof(FinishJobs), "finish_jobs")]
 [JsonDerivedType(typeof(AssignDue), "assign_due")]
 [JsonDerivedType(typeof(PurgeFinishedJobs), "purge_finished_jobs")]
+[JsonDerivedType(typeof(AppendJournal), "append_journal")]
 internal abstract record Command;
 
 /// <summary>
@@ -90,6 +91,9 @@ internal enum OutcomeKind
 
     /// <summary>The node gives the job back unrun (it is shutting down): pending again, the attempt not counted.</summary>
     Released,
+
+    /// <summary>The attempt failed in a way a retry cannot fix (a durable workflow diverged from its journal): failed for good.</summary>
+    FailedPermanently,
 }
 
 /// <summary>The outcome of one attempt, fenced by (node, attempt) like every outcome; <paramref name="StartedAt"/> is the runner's clock, for display.</summary>

@@ -37,6 +37,7 @@ internal sealed partial class JobStore
                     .With("$attempt", outcome.Attempt)
                     .With("$now", now)
                     .ExecuteNonQuery(),
+                OutcomeKind.FailedPermanently => FailFenced(outcome.JobId, command.Node, outcome.Attempt, outcome.Text ?? "failed", now, outcome.StartedAt, forGood: true),
                 _ => FailFenced(outcome.JobId, command.Node, outcome.Attempt, outcome.Text ?? "failed", now, outcome.StartedAt),
             };
             applied += changed;
@@ -48,7 +49,7 @@ internal sealed partial class JobStore
         return new CountResult(applied);
     }
 
-    private int FailFenced(string jobId, string node, int attempt, string error, long now, long? startedAt = null)
+    private int FailFenced(string jobId, string node, int attempt, string error, long now, long? startedAt = null, bool forGood = false)
     {
         int attempts, maxAttempts;
         using (var fence = Write(Schema.JobFence).With("$job_id", jobId).With("$node", node).With("$attempt", attempt).ExecuteReader())
@@ -62,7 +63,7 @@ internal sealed partial class JobStore
             maxAttempts = fence.GetInt32(1);
         }
 
-        var update = attempts >= maxAttempts
+        var update = forGood || attempts >= maxAttempts
             ? Write(Schema.JobFailForGood)
             : Write(Schema.JobRetry).With("$run_at", now + RetryPolicy.BackoffMs(jobId, attempts));
         return update.With("$job_id", jobId).With("$error", error).With("$now", now).With("$started_at", startedAt).ExecuteNonQuery();

@@ -11,7 +11,7 @@ namespace Flotilla.Node.Store;
 /// without ANALYZE statistics the planner may prefer another index and sort every pending job
 /// on each assignment.
 /// </remarks>
-internal static class Schema
+internal static partial class Schema
 {
     public const string AppliedIndexKey = "applied_index";
 
@@ -90,7 +90,7 @@ internal static class Schema
         ) STRICT, WITHOUT ROWID;
 
         INSERT INTO meta (key, value) VALUES ('applied_index', 0) ON CONFLICT (key) DO NOTHING;
-        """;
+        """ + JournalCreate;
 
     // synchronous=NORMAL: in WAL mode a process crash loses nothing, and an OS crash can lose
     // only the last transactions, which the Raft log (fsynced before any acknowledgement)
@@ -314,6 +314,7 @@ internal static class Schema
         ("workflows", "SELECT name, sha256, registered_at, timeout_ms FROM workflows ORDER BY name;"),
         ("modules", "SELECT sha256, bytes FROM modules ORDER BY sha256;"),
         ("workers", "SELECT node, capacity, lease_ms, alive_until FROM workers ORDER BY node;"),
+        ("job_journal", JournalChecksum),
         ("meta", "SELECT key, value FROM meta WHERE key = 'applied_index';"),
     ];
 }

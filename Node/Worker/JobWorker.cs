@@ -5,6 +5,7 @@ using Flotilla.Node.Cluster;
 using Flotilla.Node.Store;
 using Flotilla.Node.Telemetry;
 using Flotilla.Node.Workflows;
+using Flotilla.Node.Workflows.Durable;
 using Microsoft.Extensions.Options;
 
 namespace Flotilla.Node.Worker;
@@ -250,7 +251,8 @@ internal sealed partial class JobWorker(
 
         var watch = Stopwatch.StartNew();
         using var cancel = CancellationTokenSource.CreateLinkedTokenSource(_abort.Token, held.Revocation);
-        var outcome = await RunWorkflowAsync(job, cancel.Token).ConfigureAwait(false);
+        var journal = NewJournal(job, cancel.Token);
+        var outcome = WithJournalFailure(journal, await RunWorkflowAsync(job, journal, cancel.Token).ConfigureAwait(false));
         NoteRunTime(watch.Elapsed.TotalMilliseconds);
         telemetry.RunTime.Record(watch.Elapsed.TotalMilliseconds, tags);
 
@@ -269,12 +271,14 @@ internal sealed partial class JobWorker(
             return;
         }
 
+        activity?.SetTag("flotilla.journal.replayed", journal.Replayed);
+        held.Journal = ToAppend(job, node.NodeId, journal);
         (outcome.Succeeded ? telemetry.Completed : telemetry.Failed).Add(1, tags);
-        var kind = outcome.Succeeded ? OutcomeKind.Completed : OutcomeKind.Failed;
+        var kind = journal.Failure is not null ? OutcomeKind.FailedPermanently : outcome.Succeeded ? OutcomeKind.Completed : OutcomeKind.Failed;
         _outcomes.Writer.TryWrite((held, new JobOutcome(job.JobId, job.Attempts, kind, outcome.Succeeded ? outcome.Result : outcome.Error ?? "failed", started)));
     }
 
-    private async Task<WorkflowOutcome> RunWorkflowAsync(Job job, CancellationToken token)
+    private async Task<WorkflowOutcome> RunWorkflowAsync(Job job, RunJournal journal, CancellationToken token)
     {
         if (_workflows.Find(job.Workflow) is not { } workflow)
         {
@@ -282,7 +286,7 @@ internal sealed partial class JobWorker(
         }
 
         var timeout = TimeSpan.FromMilliseconds(job.TimeoutMs ?? workflow.TimeoutMs ?? _options.DefaultTimeoutMs);
-        var run = new WorkflowRun(job.JobId, job.Attempts, job.Workflow, workflow.Sha256, job.Payload, timeout, node.NodeId);
+        var run = new WorkflowRun(job.JobId, job.Attempts, job.Workflow, workflow.Sha256, job.Payload, timeout, node.NodeId) { Journal = journal };
         return await runner.RunAsync(run, () => store.GetModule(workflow.Sha256), token).ConfigureAwait(false);
     }
 
@@ -315,14 +319,14 @@ internal sealed partial class JobWorker(
     // through elections for as long as the lease would have held them anyway.
     private async Task ReportAsync(List<(Held Job, JobOutcome Outcome)> batch, CancellationToken token)
     {
-        var command = new FinishJobs(node.NodeId, batch.Select(b => b.Outcome).ToArray());
+        var commands = WithJournals(batch.Select(b => b.Job.Journal), new FinishJobs(node.NodeId, batch.Select(b => b.Outcome).ToArray()));
         var deadline = time.GetUtcNow().AddMilliseconds(_options.LeaseMs);
         while (true)
         {
             try
             {
-                var proposed = await proposer.ProposeAsync([command], 0, token, readYourWrites: false).ConfigureAwait(false);
-                if (proposed.Results[0] is CountResult { Count: var applied } && applied < batch.Count)
+                var proposed = await proposer.ProposeAsync(commands, 0, token, readYourWrites: false).ConfigureAwait(false);
+                if (proposed.Results[^1] is CountResult { Count: var applied } && applied < batch.Count)
                 {
                     // Fenced out: leases expired or jobs were cancelled meanwhile.
                     LogFenced(batch.Count - applied, batch.Count);
@@ -497,6 +501,9 @@ internal sealed partial class JobWorker(
         public bool Revoked => _revoked;
 
         public CancellationToken Revocation => _revocation.Token;
+
+        /// <summary>A durable run's live host calls, committed with its outcome.</summary>
+        public AppendJournal? Journal { get; set; }
 
         public void Revoke()
         {

@@ -10,7 +10,14 @@ internal sealed record WorkflowRun(
     string ModuleSha256,
     string Payload,
     TimeSpan Timeout,
-    string NodeId);
+    string NodeId)
+{
+    /// <summary>
+    /// The job's durable journal, used only if the module imports <c>flotilla</c> (see
+    /// <see cref="Durable.DurableHostModule"/>): it answers replayed calls and collects live ones.
+    /// </summary>
+    public Durable.RunJournal? Journal { get; init; }
+}
 
 /// <summary>How an attempt ended: a JSON result, or a readable reason it failed.</summary>
 /// <param name="Result">What the guest wrote to stdout (JSON text) when it succeeded.</param>

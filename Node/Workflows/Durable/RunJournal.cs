@@ -1,0 +1,138 @@
+using System.Diagnostics;
+using System.Security.Cryptography;
+using System.Text;
+
+namespace Flotilla.Node.Workflows.Durable;
+
+/// <summary>One journaled host call as the runner sees it: what was asked (kind, hash, summary) and what was answered.</summary>
+/// <param name="Request">A short readable summary, e.g. <c>random_bytes 16</c>; the hash covers the full request.</param>
+/// <param name="At">Unix ms on the runner's clock when the call was first made.</param>
+internal sealed record HostCall(int Seq, string Kind, string RequestHash, string Request, byte[] Response, long At);
+
+/// <summary>
+/// The journal of one durable attempt: the calls earlier attempts committed (answered in order,
+/// each checked against what the guest asks now), then the live calls this attempt adds, kept
+/// in memory until the worker commits them with the attempt's outcome. Used by one guest
+/// thread at a time.
+/// </summary>
+/// <param name="load">Reads the committed journal; called only when the guest turns out to be durable.</param>
+internal sealed class RunJournal(Func<IReadOnlyList<HostCall>> load)
+{
+    /// <summary>The most entries a journal may hold, as the store enforces it too.</summary>
+    public const int MaxEntries = 10_000;
+
+    private readonly List<HostCall> _appended = [];
+    private IReadOnlyList<HostCall> _history = [];
+    private int _next;
+    private int _committed;
+
+    /// <summary>A journal with no committed history (a first attempt, or a run outside a job).</summary>
+    public static RunJournal Empty() => new(static () => []);
+
+    /// <summary>True once a durable guest started with this journal (its history was loaded).</summary>
+    public bool Opened { get; private set; }
+
+    /// <summary>How many committed calls were answered from the journal.</summary>
+    public int Replayed => Math.Min(_next, _history.Count);
+
+    /// <summary>While true, the guest is re-doing calls an earlier attempt made: logs are not repeated.</summary>
+    public bool Replaying => _next < _history.Count;
+
+    /// <summary>The calls made live in this attempt.</summary>
+    public IReadOnlyList<HostCall> Appended => _appended;
+
+    /// <summary>The live calls not committed yet: they ride with the attempt's outcome.</summary>
+    public IReadOnlyList<HostCall> Pending => _appended.GetRange(_committed, _appended.Count - _committed);
+
+    /// <summary>
+    /// Commits live calls before the run ends (before a long sleep), so a node that dies
+    /// meanwhile does not take them along. Completes when they are applied; throws when the
+    /// append was refused (this attempt lost its claim). Without one, calls wait for the outcome.
+    /// </summary>
+    public Func<IReadOnlyList<HostCall>, Task>? Committer { get; init; }
+
+    /// <summary>Why the run must fail for good (nondeterminism, journal limit); null while it may go on.</summary>
+    public string? Failure { get; private set; }
+
+    /// <summary>Loads the committed history; called before the guest starts.</summary>
+    public void Open()
+    {
+        if (Opened)
+        {
+            return;
+        }
+
+        _history = load();
+        Opened = true;
+    }
+
+    /// <summary>
+    /// Answers one host call: from the journal while it has calls left (the guest must ask the
+    /// same thing in the same order), else live, recording the answer. Throws
+    /// <see cref="JournalDivergedException"/>, stopping the guest, on a mismatch or past the limit.
+    /// </summary>
+    public byte[] Call(string kind, string request, Func<byte[]> live, long now)
+    {
+        var hash = Hash(kind, request);
+        var seq = _next + 1;
+        if (_next < _history.Count)
+        {
+            var recorded = _history[_next];
+            if (recorded.Kind != kind || recorded.RequestHash != hash)
+            {
+                throw Diverged($"nondeterminism at seq {recorded.Seq}: journal has {recorded.Request}, guest asked {request}");
+            }
+
+            _next++;
+            return recorded.Response;
+        }
+
+        if (seq > MaxEntries)
+        {
+            throw Diverged($"journal limit ({MaxEntries} entries) reached at seq {seq}: guest asked {request}");
+        }
+
+        var response = live();
+        _appended.Add(new HostCall(seq, kind, hash, request, response, now));
+        _next++;
+        // On the job's execute span (the guest's thread runs in its context): live calls only.
+        Activity.Current?.AddEvent(new ActivityEvent("flotilla.host_call", tags: new ActivityTagsCollection
+        {
+            ["flotilla.journal.seq"] = seq,
+            ["flotilla.journal.request"] = request,
+        }));
+        return response;
+    }
+
+    /// <summary>
+    /// Commits the pending calls now, waiting through <paramref name="watch"/> (the run's
+    /// deadline and cancel still stop the guest). A refused append throws, stopping the guest:
+    /// its claim is gone and another attempt owns the journal.
+    /// </summary>
+    public void CommitPending(RunWatch watch)
+    {
+        if (Committer is null || _committed == _appended.Count)
+        {
+            return;
+        }
+
+        var pending = Pending;
+        var commit = Committer(pending);
+        watch.Wait(commit);
+        commit.GetAwaiter().GetResult();
+        _committed += pending.Count;
+    }
+
+    // What the guest asked, kind and arguments; 128 bits are plenty to tell two requests apart.
+    private static string Hash(string kind, string request) =>
+        Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(kind + "\n" + request)))[..32];
+
+    private JournalDivergedException Diverged(string reason)
+    {
+        Failure = reason;
+        return new JournalDivergedException(reason);
+    }
+}
+
+/// <summary>Stops a durable guest whose calls no longer match its journal; the run fails for good with the message.</summary>
+internal sealed class JournalDivergedException(string message) : Exception(message);
