@@ -25,6 +25,7 @@ namespace Flotilla.Client;
 /// <param name="Error">Why the last attempt failed.</param>
 /// <param name="IdempotencyKey">The key it was submitted with, if any.</param>
 /// <param name="TimeoutMs">Its own run timeout, if one was given.</param>
+/// <param name="StartedAt">When its last finished attempt started (the running node's clock).</param>
 /// <param name="TraceId">
 /// The W3C trace id of the request that submitted it: its claim and runs are spans of that
 /// trace. Absent (not null) for a job submitted outside any trace.
@@ -48,6 +49,7 @@ public sealed record Job(
     string? Error,
     string? IdempotencyKey,
     int? TimeoutMs,
+    DateTimeOffset? StartedAt = null,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? TraceId = null)
 {
     /// <summary>True once the job is completed, failed or cancelled: it will not change again.</summary>

@@ -28,8 +28,20 @@ internal sealed class ClusterOptions
     /// <summary>HTTP base URL other nodes use to reach this one; defaults to the first bound address.</summary>
     public string? HttpUrl { get; set; }
 
-    /// <summary>A snapshot is taken (and the log compacted) every this many applied entries.</summary>
-    public int SnapshotEvery { get; set; } = 1000;
+    /// <summary>A snapshot is taken (and the log compacted) after at most this many applied entries.</summary>
+    public int SnapshotEvery { get; set; } = 100_000;
+
+    /// <summary>
+    /// ... or once the entries applied since the last snapshot hold this many bytes, or as many
+    /// as the last snapshot had, whichever is more (so snapshot work grows with writes, not history).
+    /// </summary>
+    public long SnapshotBytes { get; set; } = 64L * 1024 * 1024;
+
+    /// <summary>
+    /// Size of one write-ahead-log chunk file for a new log (default 16 MiB). DotNext fixes it
+    /// when the log is created, so a log made with another size keeps its own (see RaftNode).
+    /// </summary>
+    public int LogChunkBytes { get; set; } = 16 * 1024 * 1024;
 
     /// <summary>Lower bound of the election timeout; the upper bound is twice this.</summary>
     public int ElectionTimeoutMs { get; set; } = 1000;

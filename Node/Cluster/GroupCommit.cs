@@ -9,19 +9,34 @@ namespace Flotilla.Node.Cluster;
 /// ride together in the next log entry, so the commit rate is not one fsync per job. A few
 /// entries are kept in flight at once; the log batches their appends too.
 /// </summary>
+/// <remarks>
+/// Nothing a proposal holds may end a commit loop: commands are checked on arrival
+/// (<see cref="CommandRules.Check"/>), and everything after the dequeue runs inside one try.
+/// Once an entry may have been appended, a failure is an unknown outcome, never "not written":
+/// DotNext appends before it waits for the commit, so the next leader may still commit it.
+/// </remarks>
 internal sealed partial class GroupCommit(RaftNode node, TimeProvider time, ILogger<GroupCommit> logger) : BackgroundService
 {
     private const int InFlightEntries = 4;
-    private const int MaxCommandsPerEntry = 2048;
+    private const int MaxCommandsPerEntry = 4096;
 
     // A soft cap on an entry's size, so one entry never holds thousands of 1 MiB payloads.
     private const long MaxBytesPerEntry = 8 * 1024 * 1024;
 
     private readonly Channel<Pending> _queue = Channel.CreateUnbounded<Pending>(new UnboundedChannelOptions { SingleReader = false });
+    private int _pushes;
 
     public Task<Proposed> ProposeAsync(IReadOnlyList<Command> commands, CancellationToken token)
     {
-        var pending = new Pending(commands, new TaskCompletionSource<Proposed>(TaskCreationOptions.RunContinuationsAsynchronously));
+        foreach (var command in commands)
+        {
+            if (CommandRules.Check(command) is { } problem)
+            {
+                throw new InvalidCommandException(problem);
+            }
+        }
+
+        var pending = new Pending(commands, commands.Sum(CommandRules.EstimateBytes), new TaskCompletionSource<Proposed>(TaskCreationOptions.RunContinuationsAsynchronously));
         if (!_queue.Writer.TryWrite(pending))
         {
             throw new NoLeaderException("This node is shutting down.");
@@ -56,7 +71,7 @@ internal sealed partial class GroupCommit(RaftNode node, TimeProvider time, ILog
             {
                 units.Add(next);
                 commands.AddRange(next.Commands);
-                bytes += next.Commands.Sum(EstimateBytes);
+                bytes += next.Bytes;
             }
 
             if (units.Count > 0)
@@ -68,14 +83,23 @@ internal sealed partial class GroupCommit(RaftNode node, TimeProvider time, ILog
 
     private async Task CommitAsync(List<Pending> units, List<Command> commands, CancellationToken token)
     {
+        var appended = false;
         try
         {
             var cluster = node.Cluster ?? throw new NoLeaderException("Raft has not started yet.");
+            if (cluster.Leader is not { IsRemote: false })
+            {
+                throw new NoLeaderException("This node is no longer the leader.");
+            }
+
             var batch = new CommandBatch(Guid.CreateVersion7(), time.GetUtcNow().ToUnixTimeMilliseconds(), commands.ToArray());
+            var payload = CommandCodec.Encode(batch);
             var proposal = new Proposal();
 
             // Returns once a majority has the entry on disk and the leader has applied it.
-            await cluster.ReplicateAsync(CommandCodec.Encode(batch), proposal, token).ConfigureAwait(false);
+            appended = true;
+            await cluster.ReplicateAsync(payload, proposal, token).ConfigureAwait(false);
+            PushCommitIndex(cluster);
 
             var results = proposal.Results
                 ?? throw new InvalidOperationException("The entry committed but its results did not reach the proposer.");
@@ -90,7 +114,13 @@ internal sealed partial class GroupCommit(RaftNode node, TimeProvider time, ILog
         }
         catch (Exception ex)
         {
-            var error = ex is NotLeaderException ? new NoLeaderException("Leadership moved while the write was in flight.") : ex;
+            Exception error = ex switch
+            {
+                NoLeaderException or InvalidCommandException => ex,
+                _ when !appended => new NoLeaderException(ex.Message),
+                OperationCanceledException when token.IsCancellationRequested => new WriteOutcomeUnknownException("The node stopped while the write was in flight; it may or may not be applied."),
+                _ => new WriteOutcomeUnknownException($"The write may or may not be applied ({ex.GetType().Name}: {ex.Message})."),
+            };
             foreach (var unit in units)
             {
                 unit.Done.TrySetException(error);
@@ -98,15 +128,37 @@ internal sealed partial class GroupCommit(RaftNode node, TimeProvider time, ILog
         }
     }
 
-    private static long EstimateBytes(Command command) => command switch
+    // Followers learn a commit index only with the leader's next message, which at idle is the
+    // next heartbeat (half the election timeout). Replicating again at once tells them within
+    // one round trip, so their workers see assignments and their clients their own writes in
+    // milliseconds. One push at a time is enough: it carries the latest commit index.
+    private void PushCommitIndex(RaftCluster cluster)
     {
-        SubmitJobs submit => submit.Jobs.Sum(j => 256L + j.Payload.Length),
-        RegisterWorkflow register => 256L + (register.Module.Length * 4 / 3),
-        _ => 256,
-    };
+        if (Interlocked.Increment(ref _pushes) != 1)
+        {
+            return; // the running push loop will go round once more
+        }
+
+        _ = Task.Run(async () =>
+        {
+            var seen = Volatile.Read(ref _pushes);
+            do
+            {
+                try
+                {
+                    await cluster.ForceReplicationAsync(CancellationToken.None).ConfigureAwait(false);
+                }
+                catch (Exception ex) when (ex is InvalidOperationException or NotLeaderException or OperationCanceledException)
+                {
+                    // Leadership moved; the next leader's heartbeats carry the index instead.
+                }
+            }
+            while ((seen = Interlocked.Add(ref _pushes, -seen)) > 0);
+        });
+    }
 
     [LoggerMessage(EventId = 1301, Level = LogLevel.Trace, Message = "Committed {Commands} command(s) from {Proposals} proposal(s) in one entry")]
     private partial void LogCommitted(int commands, int proposals);
 
-    private sealed record Pending(IReadOnlyList<Command> Commands, TaskCompletionSource<Proposed> Done);
+    private sealed record Pending(IReadOnlyList<Command> Commands, long Bytes, TaskCompletionSource<Proposed> Done);
 }

@@ -19,9 +19,20 @@ internal sealed partial class Proposer(RaftNode node, GroupCommit groupCommit, C
     public async Task<CommandResult> ProposeAsync(Command command, CancellationToken token) =>
         (await ProposeAsync([command], 0, token).ConfigureAwait(false)).Results[0];
 
-    public async Task<Proposed> ProposeAsync(IReadOnlyList<Command> commands, int hops, CancellationToken token)
+    /// <summary>
+    /// Proposes <paramref name="commands"/> in one entry and returns their results. A write whose
+    /// outcome became unknown (leadership moved after the append, an answer was lost) is proposed
+    /// again with the same content: every command Flotilla proposes is idempotent (job ids are
+    /// chosen before the first try, outcomes are fenced), so the entry that commits first wins and
+    /// the other changes nothing. Only a write that stays unknown until the deadline is reported so.
+    /// </summary>
+    /// <param name="readYourWrites">On a follower, wait until this node has applied the write
+    /// (an HTTP client then reads it here); a worker proposing its own outcomes does not need to.</param>
+    public async Task<Proposed> ProposeAsync(IReadOnlyList<Command> commands, int hops, CancellationToken token, bool readYourWrites = true)
     {
         var deadline = DateTime.UtcNow + LeaderWait;
+        var retryUnknown = hops == 0 && commands.All(c => c is not ClaimJobs);
+        string? unknown = null;
         while (true)
         {
             var leader = node.Cluster?.Leader;
@@ -40,7 +51,11 @@ internal sealed partial class Proposer(RaftNode node, GroupCommit groupCommit, C
                     }
 
                     var proposed = await ForwardAsync(leader, commands, hops + 1, token).ConfigureAwait(false);
-                    await node.WaitForAppliedAsync(proposed.Index, ReadYourWritesWait, token).ConfigureAwait(false);
+                    if (readYourWrites)
+                    {
+                        await node.WaitForAppliedAsync(proposed.Index, ReadYourWritesWait, token).ConfigureAwait(false);
+                    }
+
                     return proposed;
                 }
             }
@@ -48,13 +63,24 @@ internal sealed partial class Proposer(RaftNode node, GroupCommit groupCommit, C
             {
                 LogRetrying(ex.Message);
             }
+            catch (WriteOutcomeUnknownException ex) when (DateTime.UtcNow < deadline && retryUnknown && !token.IsCancellationRequested)
+            {
+                unknown = ex.Message;
+                LogRetryingUnknown(ex.Message);
+            }
+
+            if (unknown is not null && DateTime.UtcNow >= deadline)
+            {
+                // Some try may have been written: "no leader" (retry freely) would be a lie.
+                throw new WriteOutcomeUnknownException(unknown);
+            }
 
             if (DateTime.UtcNow >= deadline)
             {
                 throw new NoLeaderException("No leader is known right now; retry shortly.");
             }
 
-            await Task.Delay(100, token).ConfigureAwait(false);
+            await Task.Delay(50, token).ConfigureAwait(false);
         }
     }
 
@@ -91,9 +117,14 @@ internal sealed partial class Proposer(RaftNode node, GroupCommit groupCommit, C
 
         using (response)
         {
-            if (response.StatusCode == HttpStatusCode.ServiceUnavailable)
+            switch (response.StatusCode)
             {
-                throw new NoLeaderException($"The leader at {url} could not take the write: {await response.Content.ReadAsStringAsync(token).ConfigureAwait(false)}");
+                case HttpStatusCode.ServiceUnavailable:
+                    throw new NoLeaderException($"The leader at {url} could not take the write: {await response.Content.ReadAsStringAsync(token).ConfigureAwait(false)}");
+                case HttpStatusCode.BadRequest:
+                    throw new InvalidCommandException(await response.Content.ReadAsStringAsync(token).ConfigureAwait(false));
+                case HttpStatusCode.BadGateway or HttpStatusCode.GatewayTimeout:
+                    throw new WriteOutcomeUnknownException($"The leader at {url} could not tell whether the write was applied.");
             }
 
             response.EnsureSuccessStatusCode();
@@ -103,6 +134,9 @@ internal sealed partial class Proposer(RaftNode node, GroupCommit groupCommit, C
                 : throw new InvalidOperationException("The leader answered a proposal without results.");
         }
     }
+
+    [LoggerMessage(EventId = 1402, Level = LogLevel.Information, Message = "Write outcome unknown ({Reason}); proposing the same content again")]
+    private partial void LogRetryingUnknown(string reason);
 
     [LoggerMessage(EventId = 1401, Level = LogLevel.Debug, Message = "Write not placed yet ({Reason}); waiting for a leader")]
     private partial void LogRetrying(string reason);

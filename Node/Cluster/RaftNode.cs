@@ -73,6 +73,9 @@ internal sealed partial class RaftNode(
         }
     }
 
+    /// <summary>Why this node cannot apply committed entries (it retries meanwhile); null when it can.</summary>
+    public string? ApplyFault => _stateMachine?.Fault;
+
     /// <summary>Raft started, log and database loaded, and this node is in the membership.</summary>
     public bool IsMember => _started && Cluster is { } c && c.Members.Any(m => !m.IsRemote);
 
@@ -120,12 +123,27 @@ internal sealed partial class RaftNode(
             scratch,
             store,
             _options.SnapshotEvery,
+            _options.SnapshotBytes,
             loggerFactory.CreateLogger<JobStateMachine>());
         _stateMachine.Applied += index => Applied?.Invoke(index);
+        _stateMachine.FaultChanged += fault =>
+        {
+            if (fault is not null)
+            {
+                _ = StepDownAsync(fault);
+            }
+        };
         await _stateMachine.RestoreAsync(token).ConfigureAwait(false);
 
         _log = new DurableWriteAheadLog(
-            new WriteAheadLog.Options { Location = Path.Combine(dataDir.FullName, "log") },
+            new WriteAheadLog.Options
+            {
+                Location = Path.Combine(dataDir.FullName, "log"),
+
+                // The default chunk is one 4 KiB page per file: thousands of files and inode
+                // allocation on the hot path. Fixed when a log is created (see ClusterOptions).
+                ChunkSize = LogChunkSize(Path.Combine(dataDir.FullName, "log")),
+            },
             _stateMachine,
             _options.FlushBeforeAck);
 
@@ -151,6 +169,40 @@ internal sealed partial class RaftNode(
         _started = true;
         State = "member";
         LogStarted(_options.NodeId, Cluster.Members.Count);
+    }
+
+    // The chunk size a log was created with is recorded beside it: a log from before the
+    // record existed was made with the library's default and must be reopened with it.
+    private int LogChunkSize(string logDir)
+    {
+        var record = Path.Combine(Path.GetDirectoryName(logDir)!, "log-chunk-size");
+        if (File.Exists(record) && int.TryParse(File.ReadAllText(record), System.Globalization.CultureInfo.InvariantCulture, out var recorded) && recorded > 0)
+        {
+            return recorded;
+        }
+
+        var size = Directory.Exists(logDir) && Directory.EnumerateFileSystemEntries(logDir).Any()
+            ? new WriteAheadLog.Options { Location = logDir }.ChunkSize
+            : _options.LogChunkBytes;
+        File.WriteAllText(record, size.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        return size;
+    }
+
+    // A leader that cannot apply cannot answer its proposers: let a healthy node lead.
+    private async Task StepDownAsync(string reason)
+    {
+        if (Cluster is { Leader.IsRemote: false } cluster)
+        {
+            LogSteppingDown(reason);
+            try
+            {
+                await ((DotNext.Net.Cluster.ICluster)cluster).ResignAsync(_stopping.Token).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is not OutOfMemoryException)
+            {
+                LogStepDownFailed(ex.Message);
+            }
+        }
     }
 
     private Uri AdvertisedHttpUrl()
@@ -214,6 +266,12 @@ internal sealed partial class RaftNode(
 
     [LoggerMessage(EventId = 1003, Level = LogLevel.Critical, Message = "Flotilla node failed to start its cluster member")]
     private partial void LogStartFailed(Exception ex);
+
+    [LoggerMessage(EventId = 1005, Level = LogLevel.Warning, Message = "Stepping down as leader: {Reason}")]
+    private partial void LogSteppingDown(string reason);
+
+    [LoggerMessage(EventId = 1006, Level = LogLevel.Warning, Message = "Could not step down: {Reason}")]
+    private partial void LogStepDownFailed(string reason);
 
     [LoggerMessage(EventId = 1004, Level = LogLevel.Information, Message = "Leader is now {Leader}")]
     private partial void LogLeaderChanged(string leader);

@@ -1,5 +1,6 @@
 using Flotilla.Node.Cluster;
 using Flotilla.Node.Http;
+using Flotilla.Node.Maintenance;
 using Flotilla.Node.Store;
 using Flotilla.Node.Telemetry;
 using Flotilla.Node.Worker;
@@ -23,8 +24,9 @@ internal static class NodeExtensions
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton(sp =>
         {
-            var dataDir = Directory.CreateDirectory(Path.GetFullPath(sp.GetRequiredService<IOptions<ClusterOptions>>().Value.DataDir));
-            return new JobStore(Path.Combine(dataDir.FullName, "flotilla.db"));
+            var cluster = sp.GetRequiredService<IOptions<ClusterOptions>>().Value;
+            var dataDir = Directory.CreateDirectory(Path.GetFullPath(cluster.DataDir));
+            return new JobStore(Path.Combine(dataDir.FullName, "flotilla.db"), cluster.NodeId);
         });
         services.AddSingleton<ClusterHttp>();
         services.AddSingleton<ClusterJoiner>();
@@ -37,7 +39,7 @@ internal static class NodeExtensions
 
         services.AddOptions<WorkerOptions>()
             .Bind(builder.Configuration.GetSection(WorkerOptions.Section))
-            .Validate(o => o.Slots > 0 && o.LeaseMs >= 100 && o.PollMs > 0, "Worker:Slots, Worker:LeaseMs (>= 100) and Worker:PollMs must be positive.")
+            .Validate(o => o.Slots > 0 && o.LeaseMs >= 100 && o.PollMs > 0 && o.HeartbeatMs > 0 && o.Prefetch >= 0, "Worker:Slots, Worker:LeaseMs (>= 100), Worker:PollMs and Worker:HeartbeatMs must be positive, Worker:Prefetch not negative.")
             .ValidateOnStart();
         services.AddOptions<WorkflowOptions>()
             .Bind(builder.Configuration.GetSection("Workflows"))
@@ -46,7 +48,13 @@ internal static class NodeExtensions
         services.AddSingleton<WasmRunner>();
         services.AddSingleton<FlotillaTelemetry>();
         services.AddHostedService<JobWorker>();
+        services.AddOptions<RetentionOptions>()
+            .Bind(builder.Configuration.GetSection(RetentionOptions.Section))
+            .Validate(o => o.Retention >= TimeSpan.Zero && o.CheckEvery > TimeSpan.Zero, "Jobs:Retention must not be negative and Jobs:CheckEvery must be positive.")
+            .ValidateOnStart();
         services.AddHostedService<LeaseRescuer>();
+        services.AddHostedService<DueJobScheduler>();
+        services.AddHostedService<RetentionCleaner>();
         services.AddHostedService<WorkflowSeeder>();
 
         // Membership, logged as information (not as an error) while the node is still joining.

@@ -20,6 +20,7 @@ internal static partial class ClusterApi
         var cluster = app.MapGroup("/cluster").WithTags("Cluster");
         cluster.MapGet("/health", GetHealthAsync);
         cluster.MapGet("/state", GetState);
+        cluster.MapGet("/queue", GetQueue);
         cluster.MapPost("/leadership/resign", ResignAsync);
         cluster.MapPost("/members", AddMemberAsync).ExcludeFromDescription();
         cluster.MapPost("/propose", ProposeAsync).ExcludeFromDescription();
@@ -50,6 +51,13 @@ internal static partial class ClusterApi
     /// <summary>Applied index and a checksum of the replicated tables: equal on nodes that applied the same log.</summary>
     private static Ok<StoreState> GetState(RaftNode node, JobStore store) =>
         TypedResults.Ok(new StoreState(node.NodeId, store.AppliedIndex, store.Checksum(), store.CountByStatus()));
+
+    /// <summary>Unfinished work in this node's copy, cheap to poll (unlike /cluster/state, which hashes every row).</summary>
+    private static Ok<QueueState> GetQueue(RaftNode node, JobStore store)
+    {
+        var (pending, running) = store.CountUnfinished();
+        return TypedResults.Ok(new QueueState(node.NodeId, store.AppliedIndex, pending, running));
+    }
 
     private static async Task<IResult> AddMemberAsync(
         JoinRequest join, HttpRequest request, RaftNode node, ClusterHttp http, ILoggerFactory loggers, CancellationToken token)
@@ -126,7 +134,19 @@ internal static partial class ClusterApi
 
     private static async Task<IResult> ProposeAsync(ProposeRequest proposal, HttpRequest request, Proposer proposer, CancellationToken token)
     {
-        var proposed = await proposer.ProposeAsync(proposal.Commands, HopsOf(request), token);
+        // Checked here, before the group commit: a malformed forwarded batch is a 400 for its
+        // sender and never strands the proposals it would have shared an entry with.
+        if (proposal.Commands is not { Count: > 0 } commands)
+        {
+            return TypedResults.Problem("no commands", statusCode: 400, title: "The command is not valid.");
+        }
+
+        if (commands.Select(CommandRules.Check).FirstOrDefault(p => p is not null) is { } problem)
+        {
+            return TypedResults.Problem(problem, statusCode: 400, title: "The command is not valid.");
+        }
+
+        var proposed = await proposer.ProposeAsync(commands, HopsOf(request), token);
         return TypedResults.Json(new ProposeResponse(proposed.Results, proposed.Index), CommandCodec.Options);
     }
 
@@ -141,5 +161,7 @@ internal static partial class ClusterApi
 }
 
 internal sealed record JoinResponse(bool AlreadyMember, int NodeCount);
+
+internal sealed record QueueState(string NodeId, long AppliedIndex, long Pending, long Running);
 
 internal sealed record StoreState(string NodeId, long AppliedIndex, string Checksum, IReadOnlyDictionary<Store.JobStatus, long> Jobs);

@@ -16,6 +16,7 @@ internal sealed class ClusterExceptionHandler(IProblemDetailsService problems) :
         {
             NoLeaderException => (StatusCodes.Status503ServiceUnavailable, "The cluster cannot take this request right now."),
             WriteOutcomeUnknownException => (StatusCodes.Status502BadGateway, "The write's outcome is unknown."),
+            InvalidCommandException => (StatusCodes.Status400BadRequest, "The command is not valid."),
             _ => (0, string.Empty),
         };
         if (status == 0)

@@ -32,6 +32,7 @@ internal static class Contract
         job.Error,
         job.IdempotencyKey,
         job.TimeoutMs,
+        job.StartedAt is { } started ? DateTimeOffset.FromUnixTimeMilliseconds(started) : null,
         TraceIdOf(job.TraceParent));
 
     public static JobCounts ToContract(this IReadOnlyDictionary<StoredStatus, long> counts) => new(
@@ -86,7 +87,8 @@ internal static class Contract
         request.Check(now, prefix, errors) is { } runAt
             ? new NewJob(
                 jobId, request.Workflow!, request.PayloadJson(), request.Queue ?? JobRules.DefaultQueue, request.Priority ?? 0, runAt,
-                request.MaxAttempts ?? JobRules.DefaultMaxAttempts, request.IdempotencyKey, traceParent, request.TimeoutMs)
+                request.MaxAttempts ?? JobRules.DefaultMaxAttempts, request.IdempotencyKey, traceParent, request.TimeoutMs,
+                DelayMs: request.RunAt is null ? request.DelayMs ?? 0 : null) // "now" and delays are the leader's time
             : null;
 
     private static JsonElement? ParseJson(string json)

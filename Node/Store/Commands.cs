@@ -14,9 +14,17 @@ namespace Flotilla.Node.Store;
 [JsonDerivedType(typeof(CancelJob), "cancel_job")]
 [JsonDerivedType(typeof(RescueExpiredLeases), "rescue_expired_leases")]
 [JsonDerivedType(typeof(RegisterWorkflow), "register_workflow")]
+[JsonDerivedType(typeof(OfferCapacity), "offer_capacity")]
+[JsonDerivedType(typeof(FinishJobs), "finish_jobs")]
+[JsonDerivedType(typeof(AssignDue), "assign_due")]
+[JsonDerivedType(typeof(PurgeFinishedJobs), "purge_finished_jobs")]
 internal abstract record Command;
 
-/// <summary>A job as proposed: its id is chosen by the proposer (UUIDv7), so it is known before commit.</summary>
+/// <summary>
+/// A job as proposed: its id is chosen by the proposer (UUIDv7), so it is known before commit.
+/// With <paramref name="DelayMs"/> set, the job is due that long after the entry's (leader-stamped)
+/// time and <paramref name="RunAt"/> is ignored, so no proposer's clock decides when it runs.
+/// </summary>
 internal sealed record NewJob(
     string JobId,
     string Workflow,
@@ -27,12 +35,16 @@ internal sealed record NewJob(
     int MaxAttempts,
     string? IdempotencyKey,
     string? TraceParent,
-    int? TimeoutMs);
+    int? TimeoutMs,
+    long? DelayMs = null);
 
 /// <summary>Adds jobs all-or-nothing. A job whose idempotency key exists yields the existing job.</summary>
 internal sealed record SubmitJobs(IReadOnlyList<NewJob> Jobs) : Command;
 
-/// <summary>Gives up to <paramref name="Max"/> eligible jobs to <paramref name="Node"/>, ordered by (priority desc, run_at, id).</summary>
+/// <summary>
+/// Legacy pull claim, kept so old log entries still apply: gives up to <paramref name="Max"/> eligible jobs to <paramref name="Node"/>, ordered by (priority desc, run_at, id).
+/// Workers no longer propose it: due jobs are assigned inside apply (see <see cref="OfferCapacity"/>).
+/// </summary>
 internal sealed record ClaimJobs(string Node, int Max, long LeaseMs, IReadOnlyList<string>? Queues = null) : Command;
 
 /// <summary>A job and the attempt a node believes it is running: the fencing token.</summary>
@@ -55,6 +67,42 @@ internal sealed record RescueExpiredLeases : Command;
 
 /// <summary>Registers (or replaces) a named WebAssembly module, addressed by its SHA-256, with its default run timeout.</summary>
 internal sealed record RegisterWorkflow(string Name, string Sha256, byte[] Module, int? TimeoutMs = null) : Command;
+
+/// <summary>
+/// A node's worker says it is alive and will hold up to <paramref name="Capacity"/> jobs at once
+/// (running plus queued locally). Every apply hands due pending jobs to live nodes with free
+/// credit, so no node proposes claims and no node can hoard more than it offered. Assigned jobs
+/// get a lease of <paramref name="LeaseMs"/>; the node counts as alive for new assignments
+/// until <c>now + AliveMs</c> unless it offers again (a busy worker re-offers as a heartbeat,
+/// an idle one lets it lapse). Capacity 0 withdraws.
+/// </summary>
+internal sealed record OfferCapacity(string Node, int Capacity, long LeaseMs, long AliveMs) : Command;
+
+/// <summary>How an attempt ended.</summary>
+[JsonConverter(typeof(JsonStringEnumConverter<OutcomeKind>))]
+internal enum OutcomeKind
+{
+    /// <summary>The workflow succeeded; the text is its result.</summary>
+    Completed,
+
+    /// <summary>The attempt failed; the text is the reason. Retried with backoff or failed for good.</summary>
+    Failed,
+
+    /// <summary>The node gives the job back unrun (it is shutting down): pending again, the attempt not counted.</summary>
+    Released,
+}
+
+/// <summary>The outcome of one attempt, fenced by (node, attempt) like every outcome; <paramref name="StartedAt"/> is the runner's clock, for display.</summary>
+internal sealed record JobOutcome(string JobId, int Attempt, OutcomeKind Kind, string? Text, long? StartedAt = null);
+
+/// <summary>Outcomes of many attempts of one node in one entry; each applies only if its claim still holds.</summary>
+internal sealed record FinishJobs(string Node, IReadOnlyList<JobOutcome> Outcomes) : Command;
+
+/// <summary>Asks apply to assign jobs whose run_at has passed since the last entry (the leader's scheduler sends it).</summary>
+internal sealed record AssignDue : Command;
+
+/// <summary>Deletes up to <paramref name="Max"/> finished jobs last updated more than <paramref name="RetentionMs"/> before the entry's time.</summary>
+internal sealed record PurgeFinishedJobs(long RetentionMs, int Max) : Command;
 
 /// <summary>What one Raft log entry carries: commands proposed together, and the leader's clock.</summary>
 internal sealed record CommandBatch(Guid BatchId, long Now, IReadOnlyList<Command> Commands);

@@ -1,6 +1,10 @@
 namespace Flotilla.Node.Store;
 
-/// <summary>One row of the jobs table. Times are Unix milliseconds stamped by the proposer.</summary>
+/// <summary>
+/// One row of the jobs table. Times are Unix milliseconds stamped by the leader, except
+/// <see cref="StartedAt"/>: when the last finished attempt started, by the clock of the node
+/// that ran it (shown to users, never used to decide anything).
+/// </summary>
 internal sealed record Job(
     string JobId,
     JobStatus Status,
@@ -20,4 +24,5 @@ internal sealed record Job(
     string? Error,
     string? IdempotencyKey,
     string? TraceParent,
-    int? TimeoutMs);
+    int? TimeoutMs,
+    long? StartedAt = null);

@@ -45,7 +45,8 @@ internal static class JobRow
         Error: r.IsDBNull(15) ? null : r.GetString(15),
         IdempotencyKey: r.IsDBNull(16) ? null : r.GetString(16),
         TraceParent: r.IsDBNull(17) ? null : r.GetString(17),
-        TimeoutMs: r.IsDBNull(18) ? null : r.GetInt32(18));
+        TimeoutMs: r.IsDBNull(18) ? null : r.GetInt32(18),
+        StartedAt: r.IsDBNull(19) ? null : r.GetInt64(19));
 
     /// <summary>Runs <paramref name="command"/> and reads every row as a job.</summary>
     public static List<Job> ReadAll(SqliteCommand command)

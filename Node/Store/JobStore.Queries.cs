@@ -24,14 +24,22 @@ internal sealed partial class JobStore
         using var connection = OpenReader();
         using var command = connection.CreateCommand();
 
-        // Only the filters in use go into the WHERE clause, so SQLite can use the
-        // (status, job_id) or (queue, job_id) index for the ORDER BY.
+        // Only the filters in use go into the WHERE clause, and the status as a literal: SQLite
+        // uses a partial index only when the query visibly implies its WHERE clause.
         var sql = new StringBuilder(Schema.JobListSelect);
         var conditions = new List<string>();
         if (query.Status is { } status)
         {
-            conditions.Add("status = $status");
-            command.With("$status", JobRow.ToText(status));
+            // Unfinished and unsuccessful jobs are few: walk their partial index and sort.
+            // Completed ones are most rows: the primary key order finds them densely.
+            sql.Append(status switch
+            {
+                JobStatus.Pending => " INDEXED BY jobs_pending_run_at",
+                JobStatus.Running => " INDEXED BY jobs_running_lease",
+                JobStatus.Failed or JobStatus.Cancelled => " INDEXED BY jobs_unsuccessful",
+                _ => string.Empty,
+            });
+            conditions.Add($"status = '{JobRow.ToText(status)}'");
         }
 
         if (query.Queue is not null)
@@ -55,6 +63,17 @@ internal sealed partial class JobStore
         command.CommandText = sql.ToString();
         command.With("$limit", Math.Clamp(query.Limit, 1, MaxPageSize));
         return JobRow.ReadAll(command);
+    }
+
+    /// <summary>Pending and running jobs, counted from the small partial indexes (cheap at any history size).</summary>
+    public (long Pending, long Running) CountUnfinished()
+    {
+        using var connection = OpenReader();
+        using var command = connection.CreateCommand();
+        command.CommandText = Schema.JobsCountUnfinished;
+        using var reader = command.ExecuteReader();
+        reader.Read();
+        return (reader.GetInt64(0), reader.GetInt64(1));
     }
 
     /// <summary>Jobs per status; every status is present, with 0 when there are none.</summary>
@@ -134,4 +153,82 @@ internal sealed partial class JobStore
         command.CommandText = Schema.ModuleGet;
         return command.With("$sha256", sha256.ToLowerInvariant()).ExecuteScalar() as byte[];
     }
+
+    /// <summary>Jobs running under <paramref name="node"/>'s name (assigned to it, queued or started there).</summary>
+    public IReadOnlyList<Job> RunningOn(string node)
+    {
+        using var connection = OpenReader();
+        using var command = connection.CreateCommand();
+        command.CommandText = Schema.JobsRunningByNode;
+        return JobRow.ReadAll(command.With("$node", node));
+    }
+
+    /// <summary>Workers that offered capacity, with how long each stays alive for assignment.</summary>
+    public IReadOnlyList<WorkerOffer> ListWorkers()
+    {
+        using var connection = OpenReader();
+        using var command = connection.CreateCommand();
+        command.CommandText = Schema.WorkersList;
+        using var reader = command.ExecuteReader();
+        var workers = new List<WorkerOffer>();
+        while (reader.Read())
+        {
+            workers.Add(new WorkerOffer(reader.GetString(0), reader.GetInt32(1), reader.GetInt64(2), reader.GetInt64(3)));
+        }
+
+        return workers;
+    }
+
+    /// <summary>Unused credit of the workers alive at <paramref name="now"/>: what apply could assign right now.</summary>
+    public int FreeCredit(long now)
+    {
+        using var connection = OpenReader();
+        using var transaction = connection.BeginTransaction(deferred: true);
+        var capacity = new Dictionary<string, int>(StringComparer.Ordinal);
+        using (var live = connection.CreateCommand())
+        {
+            live.Transaction = transaction;
+            live.CommandText = Schema.WorkersLive;
+            using var reader = live.With("$now", now).ExecuteReader();
+            while (reader.Read())
+            {
+                capacity[reader.GetString(0)] = reader.GetInt32(1);
+            }
+        }
+
+        using (var held = connection.CreateCommand())
+        {
+            held.Transaction = transaction;
+            held.CommandText = Schema.JobsHeldByNode;
+            using var reader = held.ExecuteReader();
+            while (reader.Read())
+            {
+                if (capacity.TryGetValue(reader.GetString(0), out var offered))
+                {
+                    capacity[reader.GetString(0)] = offered - reader.GetInt32(1);
+                }
+            }
+        }
+
+        return capacity.Values.Sum(free => Math.Max(0, free));
+    }
+
+    /// <summary>The oldest updated_at of a finished job; null if none (retention looks here first).</summary>
+    public long? OldestFinishedAt() => ScalarLong(Schema.OldestFinishedAt);
+
+    /// <summary>A workflow's module address and settings without its bytes (the runner caches modules by SHA-256).</summary>
+    public WorkflowInfo? GetWorkflow(string name)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        using var connection = OpenReader();
+        using var command = connection.CreateCommand();
+        command.CommandText = Schema.WorkflowGet;
+        using var reader = command.With("$name", name).ExecuteReader();
+        return reader.Read()
+            ? new WorkflowInfo(reader.GetString(0), reader.GetString(1), reader.GetInt64(2), reader.IsDBNull(3) ? null : reader.GetInt32(3))
+            : null;
+    }
 }
+
+/// <summary>A worker's standing offer: its capacity, the lease its jobs get, and until when it counts as alive.</summary>
+internal sealed record WorkerOffer(string Node, int Capacity, long LeaseMs, long AliveUntil);

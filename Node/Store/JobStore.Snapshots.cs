@@ -74,10 +74,13 @@ internal sealed partial class JobStore
                 return false;
             }
 
+            ClearStatements();
             snapshot.BackupDatabase(_writer);
 
             // A snapshot of an older build may lack newer tables or indexes.
             CreateSchema();
+            Interlocked.Increment(ref _workflowsVersion);
+            _heldStale = true;
             Volatile.Write(ref _appliedIndex, ReadAppliedIndex(_writer));
             return true;
         }

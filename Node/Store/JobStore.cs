@@ -7,7 +7,7 @@ namespace Flotilla.Node.Store;
 /// state machine with committed entries in log order. Reads open their own connections.
 /// </summary>
 /// <remarks>
-/// One long-lived writer connection (WAL, synchronous=FULL) is used under a lock by apply,
+/// One long-lived writer connection (WAL, synchronous=NORMAL, statements prepared once) is used under a lock by apply,
 /// <see cref="MarkApplied"/> and <see cref="RestoreSnapshot"/>. Queries take pooled read-only
 /// connections, so with WAL they read the last committed state while apply is writing.
 /// The partial files split the type by concern: <c>JobStore.Apply.cs</c> (the commands),
@@ -18,6 +18,7 @@ internal sealed partial class JobStore : IDisposable
     private readonly string _databasePath;
     private readonly string _readConnectionString;
     private readonly SqliteConnection _writer;
+    private readonly string? _localNode;
 
     // Serializes every use of _writer; apply is single-threaded by contract, but snapshot
     // restore and MarkApplied may come from other threads of the Raft machinery.
@@ -25,9 +26,13 @@ internal sealed partial class JobStore : IDisposable
     private long _appliedIndex;
     private bool _disposed;
 
-    public JobStore(string databasePath)
+    /// <param name="databasePath">The SQLite file (created if missing).</param>
+    /// <param name="localNode">This node's id: jobs assigned to it are read back for <see cref="Changed"/>.</param>
+    public JobStore(string databasePath, string? localNode = null)
     {
+        _localNode = localNode;
         ArgumentException.ThrowIfNullOrWhiteSpace(databasePath);
+        SqliteProcessSettings.EnsureApplied();
         _databasePath = Path.GetFullPath(databasePath);
         Directory.CreateDirectory(Path.GetDirectoryName(_databasePath)!);
 
@@ -76,9 +81,7 @@ internal sealed partial class JobStore : IDisposable
                 return;
             }
 
-            using var command = _writer.CreateCommand();
-            command.CommandText = Schema.SetAppliedIndex;
-            command.With("$index", index).ExecuteNonQuery();
+            Write(Schema.SetAppliedIndex).With("$index", index).ExecuteNonQuery();
             Volatile.Write(ref _appliedIndex, index);
         }
     }
@@ -100,6 +103,7 @@ internal sealed partial class JobStore : IDisposable
                 SqliteConnection.ClearPool(reader);
             }
 
+            ClearStatements();
             _writer.Dispose();
         }
     }
@@ -115,9 +119,27 @@ internal sealed partial class JobStore : IDisposable
         using var transaction = _writer.BeginTransaction();
         using var create = _writer.CreateCommand();
         create.Transaction = transaction;
+        foreach (var (table, column, definition) in Schema.AddedColumns)
+        {
+            // A database (or snapshot) of an older build: its table lacks the newer columns.
+            create.CommandText = $"SELECT count(*) FROM pragma_table_info('{table}') WHERE name = '{column}';";
+            create.Parameters.Clear();
+            if (create.ExecuteScalar() is 0L && TableExists(create, table))
+            {
+                create.CommandText = $"ALTER TABLE {table} ADD COLUMN {column} {definition};";
+                create.ExecuteNonQuery();
+            }
+        }
+
         create.CommandText = Schema.Create;
         create.ExecuteNonQuery();
         transaction.Commit();
+    }
+
+    private static bool TableExists(SqliteCommand command, string table)
+    {
+        command.CommandText = $"SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = '{table}';";
+        return command.ExecuteScalar() is 1L;
     }
 
     private static long ReadAppliedIndex(SqliteConnection connection, SqliteTransaction? transaction = null)

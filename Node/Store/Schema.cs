@@ -8,8 +8,8 @@ namespace Flotilla.Node.Store;
 /// Status literals are written inline (not bound as parameters) wherever a partial index
 /// should be used: SQLite only picks a partial index when the query's WHERE clause visibly
 /// implies the index's WHERE clause. The hot statements also name their index (INDEXED BY):
-/// without ANALYZE statistics the planner prefers the equality on <c>jobs_status</c> and
-/// would sort every pending job on each claim.
+/// without ANALYZE statistics the planner may prefer another index and sort every pending job
+/// on each assignment.
 /// </remarks>
 internal static class Schema
 {
@@ -37,9 +37,10 @@ internal static class Schema
             updated_at      INTEGER NOT NULL,
             result          TEXT,
             error           TEXT,
-            idempotency_key TEXT UNIQUE,
+            idempotency_key TEXT,
             trace_parent    TEXT,
             timeout_ms      INTEGER,
+            started_at      INTEGER,
             CONSTRAINT jobs_status_valid
                 CHECK (status IN ('pending', 'running', 'completed', 'failed', 'cancelled')),
             CONSTRAINT jobs_attempts_valid
@@ -50,10 +51,16 @@ internal static class Schema
                 CHECK (status <> 'completed' OR completed_by IS NOT NULL)
         ) STRICT;
 
+        CREATE UNIQUE INDEX IF NOT EXISTS jobs_idempotency_key ON jobs (idempotency_key) WHERE idempotency_key IS NOT NULL;
         CREATE INDEX IF NOT EXISTS jobs_claim ON jobs (priority DESC, run_at, job_id) WHERE status = 'pending';
         CREATE INDEX IF NOT EXISTS jobs_pending_run_at ON jobs (run_at) WHERE status = 'pending';
         CREATE INDEX IF NOT EXISTS jobs_running_lease ON jobs (lease_until) WHERE status = 'running';
-        CREATE INDEX IF NOT EXISTS jobs_status ON jobs (status, job_id);
+        CREATE INDEX IF NOT EXISTS jobs_finished ON jobs (updated_at) WHERE status IN ('completed', 'failed', 'cancelled');
+        -- No index on status alone: every status change would move an entry in it. Listing by
+        -- status uses the partial indexes (pending, running), one for the rare finished states,
+        -- or the primary key for completed jobs, which are most rows.
+        DROP INDEX IF EXISTS jobs_status;
+        CREATE INDEX IF NOT EXISTS jobs_unsuccessful ON jobs (job_id) WHERE status IN ('failed', 'cancelled');
         CREATE INDEX IF NOT EXISTS jobs_queue ON jobs (queue, job_id);
 
         CREATE TABLE IF NOT EXISTS modules (
@@ -68,6 +75,15 @@ internal static class Schema
             timeout_ms    INTEGER
         ) STRICT, WITHOUT ROWID;
 
+        -- Workers that offered capacity: due jobs are assigned to live ones with free credit.
+        CREATE TABLE IF NOT EXISTS workers (
+            node        TEXT    NOT NULL PRIMARY KEY,
+            capacity    INTEGER NOT NULL,
+            lease_ms    INTEGER NOT NULL,
+            alive_until INTEGER NOT NULL,
+            CONSTRAINT workers_values_valid CHECK (capacity >= 0 AND lease_ms > 0)
+        ) STRICT, WITHOUT ROWID;
+
         CREATE TABLE IF NOT EXISTS meta (
             key   TEXT    NOT NULL PRIMARY KEY,
             value INTEGER NOT NULL
@@ -76,16 +92,25 @@ internal static class Schema
         INSERT INTO meta (key, value) VALUES ('applied_index', 0) ON CONFLICT (key) DO NOTHING;
         """;
 
+    // synchronous=NORMAL: in WAL mode a process crash loses nothing, and an OS crash can lose
+    // only the last transactions, which the Raft log (fsynced before any acknowledgement)
+    // replays from meta.applied_index. The log is the durability source, not this file.
+    // Columns added after the first release: (table, column, definition), added to older files.
+    public static readonly IReadOnlyList<(string Table, string Column, string Definition)> AddedColumns =
+    [
+        ("jobs", "started_at", "INTEGER"),
+    ];
+
     public const string WriterPragmas = """
         PRAGMA journal_mode = WAL;
-        PRAGMA synchronous = FULL;
+        PRAGMA synchronous = NORMAL;
         PRAGMA foreign_keys = ON;
         """;
 
     /// <summary>The column order <see cref="JobRow.Read"/> expects.</summary>
     public const string JobColumns =
         "job_id, status, queue, workflow, payload, priority, run_at, attempts, max_attempts, claimed_by, " +
-        "lease_until, completed_by, created_at, updated_at, result, error, idempotency_key, trace_parent, timeout_ms";
+        "lease_until, completed_by, created_at, updated_at, result, error, idempotency_key, trace_parent, timeout_ms, started_at";
 
     public const string GetAppliedIndex = "SELECT value FROM meta WHERE key = 'applied_index';";
 
@@ -93,14 +118,15 @@ internal static class Schema
 
     public const string JobGetById = $"SELECT {JobColumns} FROM jobs WHERE job_id = $job_id;";
 
-    public const string JobGetByIdempotencyKey = $"SELECT {JobColumns} FROM jobs WHERE idempotency_key = $key;";
+    public const string JobGetByIdempotencyKey = $"SELECT {JobColumns} FROM jobs WHERE idempotency_key = $key AND idempotency_key IS NOT NULL;";
 
+    // A replayed id changes nothing here; the caller compares it with the stored job.
     public const string JobInsert = $"""
         INSERT INTO jobs (job_id, status, queue, workflow, payload, priority, run_at, attempts, max_attempts,
                           created_at, updated_at, idempotency_key, trace_parent, timeout_ms)
         VALUES ($job_id, 'pending', $queue, $workflow, $payload, $priority, $run_at, 0, $max_attempts,
                 $now, $now, $idempotency_key, $trace_parent, $timeout_ms)
-        RETURNING {JobColumns};
+        ON CONFLICT (job_id) DO NOTHING;
         """;
 
     // One statement: choose and take. The caller re-sorts the RETURNING rows, because SQLite
@@ -118,31 +144,105 @@ internal static class Schema
         RETURNING {JobColumns};
         """;
 
+    // Assignment: the live workers' offers, what each holds now, and the due jobs in claim order.
+    public const string WorkersLive = """
+        SELECT node, capacity, lease_ms FROM workers
+        WHERE alive_until > $now AND capacity > 0
+        ORDER BY node;
+        """;
+
+    public const string JobsHeldByNode = """
+        SELECT claimed_by, count(*) FROM jobs INDEXED BY jobs_running_lease
+        WHERE status = 'running'
+        GROUP BY claimed_by;
+        """;
+
+    // The next $max due jobs in claim order go to one worker; RETURNING only for this node's own
+    // (its worker needs the rows), the others' changes are the same UPDATE without reading back.
+    private const string AssignDueSet = """
+        UPDATE jobs
+        SET status = 'running', claimed_by = $node, attempts = attempts + 1,
+            lease_until = $now + $lease_ms, updated_at = $now
+        WHERE job_id IN (
+            SELECT job_id FROM jobs INDEXED BY jobs_claim
+            WHERE status = 'pending' AND run_at <= $now
+            ORDER BY priority DESC, run_at, job_id
+            LIMIT $max)
+        """;
+
+    public const string JobsAssignDue = AssignDueSet + ";";
+
+    public const string JobsCountDue = """
+        SELECT count(*) FROM (
+            SELECT 1 FROM jobs INDEXED BY jobs_claim WHERE status = 'pending' AND run_at <= $now LIMIT $max);
+        """;
+
+    public const string JobsAssignDueReturning = AssignDueSet + $" RETURNING {JobColumns};";
+
+    public const string JobsRunningByNode = $"""
+        SELECT {JobColumns} FROM jobs INDEXED BY jobs_running_lease
+        WHERE status = 'running' AND claimed_by = $node
+        ORDER BY job_id;
+        """;
+
+    public const string WorkerOffer = """
+        INSERT INTO workers (node, capacity, lease_ms, alive_until) VALUES ($node, $capacity, $lease_ms, $alive_until)
+        ON CONFLICT (node) DO UPDATE SET capacity = excluded.capacity, lease_ms = excluded.lease_ms, alive_until = excluded.alive_until;
+        """;
+
+    public const string WorkerMarkDead = "UPDATE workers SET alive_until = $now WHERE node = $node AND alive_until > $now;";
+
+    public const string WorkersList = "SELECT node, capacity, lease_ms, alive_until FROM workers ORDER BY node;";
+
+    // The fence for a finished attempt: (node, attempt) must still hold the claim.
+    public const string JobFence = """
+        SELECT attempts, max_attempts FROM jobs
+        WHERE job_id = $job_id AND status = 'running' AND claimed_by = $node AND attempts = $attempt;
+        """;
+
+    public const string JobComplete = """
+        UPDATE jobs
+        SET status = 'completed', completed_by = $node, result = $result, lease_until = NULL, updated_at = $now,
+            started_at = coalesce($started_at, started_at)
+        WHERE job_id = $job_id AND status = 'running' AND claimed_by = $node AND attempts = $attempt;
+        """;
+
+    public const string JobFailForGood = """
+        UPDATE jobs SET status = 'failed', error = $error, lease_until = NULL, updated_at = $now,
+            started_at = coalesce($started_at, started_at)
+        WHERE job_id = $job_id;
+        """;
+
+    public const string JobRetry = """
+        UPDATE jobs SET status = 'pending', error = $error, lease_until = NULL, run_at = $run_at, updated_at = $now,
+            started_at = coalesce($started_at, started_at)
+        WHERE job_id = $job_id;
+        """;
+
+    // A released job was never started: pending again at once, its attempt not counted.
+    public const string JobRelease = """
+        UPDATE jobs SET status = 'pending', attempts = attempts - 1, lease_until = NULL, updated_at = $now
+        WHERE job_id = $job_id AND status = 'running' AND claimed_by = $node AND attempts = $attempt;
+        """;
+
+    public const string JobsPurgeFinished = """
+        DELETE FROM jobs WHERE job_id IN (
+            SELECT job_id FROM jobs INDEXED BY jobs_finished
+            WHERE status IN ('completed', 'failed', 'cancelled') AND updated_at < $before
+            LIMIT $max);
+        """;
+
+    public const string OldestFinishedAt = """
+        SELECT min(updated_at) FROM jobs INDEXED BY jobs_finished WHERE status IN ('completed', 'failed', 'cancelled');
+        """;
+
     public const string JobRenewLease = """
         UPDATE jobs SET lease_until = $now + $lease_ms
         WHERE job_id = $job_id AND status = 'running' AND claimed_by = $node AND attempts = $attempt;
         """;
 
-    // The fence: (node, attempt) must still hold the claim.
-    public const string JobComplete = $"""
-        UPDATE jobs
-        SET status = 'completed', completed_by = $node, result = $result, lease_until = NULL, updated_at = $now
-        WHERE job_id = $job_id AND status = 'running' AND claimed_by = $node AND attempts = $attempt
-        RETURNING {JobColumns};
-        """;
 
-    public const string JobFailForGood = $"""
-        UPDATE jobs SET status = 'failed', error = $error, lease_until = NULL, updated_at = $now
-        WHERE job_id = $job_id
-        RETURNING {JobColumns};
-        """;
 
-    // claimed_by is kept on retry: it names the node of the last attempt until the next claim.
-    public const string JobRetry = $"""
-        UPDATE jobs SET status = 'pending', error = $error, lease_until = NULL, run_at = $run_at, updated_at = $now
-        WHERE job_id = $job_id
-        RETURNING {JobColumns};
-        """;
 
     public const string JobCancel = $"""
         UPDATE jobs SET status = 'cancelled', lease_until = NULL, updated_at = $now
@@ -174,6 +274,8 @@ internal static class Schema
 
     public const string WorkflowList = "SELECT name, sha256, registered_at, timeout_ms FROM workflows ORDER BY name;";
 
+    public const string WorkflowGet = "SELECT name, sha256, registered_at, timeout_ms FROM workflows WHERE name = $name;";
+
     public const string WorkflowGetModule = """
         SELECT w.name, w.sha256, w.registered_at, m.bytes, w.timeout_ms
         FROM workflows w JOIN modules m ON m.sha256 = w.sha256
@@ -181,6 +283,12 @@ internal static class Schema
         """;
 
     public const string ModuleGet = "SELECT bytes FROM modules WHERE sha256 = $sha256;";
+
+    // Counted from the partial indexes: O(unfinished jobs), whatever the history.
+    public const string JobsCountUnfinished = """
+        SELECT (SELECT count(*) FROM jobs INDEXED BY jobs_claim WHERE status = 'pending'),
+               (SELECT count(*) FROM jobs INDEXED BY jobs_running_lease WHERE status = 'running');
+        """;
 
     public const string JobsCountByStatus = "SELECT status, count(*) FROM jobs GROUP BY status;";
 
@@ -207,6 +315,7 @@ internal static class Schema
         ("jobs", $"SELECT {JobColumns} FROM jobs ORDER BY job_id;"),
         ("workflows", "SELECT name, sha256, registered_at, timeout_ms FROM workflows ORDER BY name;"),
         ("modules", "SELECT sha256, bytes FROM modules ORDER BY sha256;"),
+        ("workers", "SELECT node, capacity, lease_ms, alive_until FROM workers ORDER BY node;"),
         ("meta", "SELECT key, value FROM meta WHERE key = 'applied_index';"),
     ];
 }

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
+using System.Threading.Channels;
 using Flotilla.Node.Cluster;
 using Flotilla.Node.Store;
 using Flotilla.Node.Telemetry;
@@ -9,11 +10,19 @@ using Microsoft.Extensions.Options;
 namespace Flotilla.Node.Worker;
 
 /// <summary>
-/// The node's worker: claims due jobs for its free slots, runs each as a WebAssembly workflow,
-/// renews the leases of long runs, and completes or fails them with fencing (job, node,
-/// attempt). It wakes when a commit is applied locally (every node applies every commit),
-/// when the next run_at falls due, and on a fallback timer.
+/// The node's worker. It never claims: it offers capacity (<see cref="OfferCapacity"/>), and
+/// every applied entry hands due jobs to live workers with free credit, so a job reaches a
+/// node in the same entry that admitted it. The worker queues what it was given, runs it in
+/// its slots as a WebAssembly workflow, and sends the outcomes of many jobs in one
+/// <see cref="FinishJobs"/> entry, fenced per job by (node, attempt).
 /// </summary>
+/// <remarks>
+/// Credit is slots plus a prefetch sized from recent run times (about 50 ms of work queued),
+/// so short jobs never wait for a round trip and long ones are not hoarded. A busy worker
+/// re-offers as a heartbeat; an idle one lets its offer lapse and offers again when due work
+/// appears. Jobs running under this node's name that it does not know (a restart, a lost
+/// notification) are adopted; cancelled or rescued ones are stopped.
+/// </remarks>
 internal sealed partial class JobWorker(
     RaftNode node,
     JobStore store,
@@ -24,10 +33,23 @@ internal sealed partial class JobWorker(
     IOptions<WorkerOptions> options,
     ILogger<JobWorker> logger) : BackgroundService
 {
+    private const int MaxOutcomesPerEntry = 4096;
+    private const double TargetQueueMs = 50;
+
     private readonly WorkerOptions _options = options.Value;
     private readonly WakeSignal _wake = new();
-    private readonly ConcurrentDictionary<string, Running> _running = new();
+    private readonly ConcurrentDictionary<string, Held> _held = new();
+    private readonly ConcurrentDictionary<string, (int Attempt, long At)> _finished = new();
+    private readonly Channel<Held> _ready = Channel.CreateUnbounded<Held>();
+    private readonly Channel<(Held Job, JobOutcome Outcome)> _outcomes = Channel.CreateUnbounded<(Held, JobOutcome)>();
     private readonly CancellationTokenSource _abort = new();
+    private readonly WorkflowLookup _workflows = new(store);
+    private readonly Lock _runTimeLock = new();
+    private double _meanRunMs = double.NaN;
+    private int _offered = -1;
+    private long _lastOfferAt = long.MinValue;
+    private volatile bool _stopping;
+    private Task _loops = Task.CompletedTask;
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -41,24 +63,47 @@ internal sealed partial class JobWorker(
         ThreadPool.GetMinThreads(out var workers, out var io);
         ThreadPool.SetMinThreads(Math.Max(workers, _options.Slots + (2 * Environment.ProcessorCount)), io);
 
+        store.Changed += OnChanged;
         node.Applied += _ => _wake.Set();
+
+        try
+        {
+            while (!node.IsMember)
+            {
+                await Task.Delay(100, stoppingToken).ConfigureAwait(false);
+            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+            return;
+        }
+
+        Adopt();
+
+        // The slots and the outcome loop outlive stoppingToken: on shutdown, running jobs get a
+        // grace period and their outcomes must still reach the log (see StopAsync).
+        var slots = Enumerable.Range(0, _options.Slots).Select(_ => Task.Run(() => SlotLoopAsync(_abort.Token), CancellationToken.None));
+        _loops = Task.WhenAll([.. slots, Task.Run(() => ReportLoopAsync(_abort.Token), CancellationToken.None)]);
         var renewal = RenewLeasesAsync(stoppingToken);
         try
         {
             while (!stoppingToken.IsCancellationRequested)
             {
-                await _wake.WaitAsync(NextWait(), stoppingToken).ConfigureAwait(false);
+                await _wake.WaitAsync(TimeSpan.FromMilliseconds(Math.Min(_options.PollMs, _options.HeartbeatMs)), stoppingToken).ConfigureAwait(false);
                 try
                 {
-                    await ClaimAndStartAsync(stoppingToken).ConfigureAwait(false);
+                    await OfferIfDueAsync(stoppingToken).ConfigureAwait(false);
                 }
                 catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
                 {
-                    // No leader, a lost answer, a busy disk: the next wake-up tries again. The
-                    // loop must outlive any one failure, or the node stops running jobs.
-                    LogClaimDeferred(ex.Message);
+                    // No leader, a lost answer: the next wake-up tries again. The loop must
+                    // outlive any one failure, or the node stops taking jobs.
+                    LogOfferDeferred(ex.Message);
                 }
             }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
         }
         finally
         {
@@ -66,61 +111,131 @@ internal sealed partial class JobWorker(
         }
     }
 
-    private TimeSpan NextWait()
+    // Runs on the applying thread: only hands work off.
+    private void OnChanged(JobChanges changes)
     {
-        var fallback = TimeSpan.FromMilliseconds(_options.PollMs);
-        if (BusySlots >= _options.Slots || store.NextPendingRunAt() is not { } due)
+        List<Job>? mine = null;
+        foreach (var job in changes.Assigned)
         {
-            return fallback;
+            if (job.ClaimedBy == node.NodeId)
+            {
+                (mine ??= []).Add(job);
+            }
         }
 
-        var until = TimeSpan.FromMilliseconds(due - time.GetUtcNow().ToUnixTimeMilliseconds());
-        return until <= TimeSpan.Zero ? TimeSpan.Zero : (until < fallback ? until : fallback);
-    }
+        foreach (var revoked in changes.Revoked)
+        {
+            if (revoked.Node == node.NodeId && _held.TryGetValue(revoked.JobId, out var held) && held.Job.Attempts == revoked.Attempt)
+            {
+                held.Revoke();
+            }
+        }
 
-    private async Task ClaimAndStartAsync(CancellationToken token)
-    {
-        var free = _options.Slots - BusySlots;
-        if (free <= 0 || !node.IsMember || node.Cluster?.Leader is null)
+        if (mine is null)
         {
             return;
         }
 
-        // Look locally before asking the leader: an empty claim is still a log entry.
-        var now = time.GetUtcNow().ToUnixTimeMilliseconds();
-        if (store.NextPendingRunAt() is not { } due || due > now)
-        {
-            return;
-        }
-
-        using var claim = FlotillaTelemetry.Source.StartActivity("job.claim", ActivityKind.Internal);
+        using var claim = FlotillaTelemetry.Source.StartActivity(
+            "job.claim", ActivityKind.Internal, default(ActivityContext), startTime: DateTimeOffset.FromUnixTimeMilliseconds(mine[0].UpdatedAt));
         claim?.SetTag("flotilla.node", node.NodeId);
-        claim?.SetTag("flotilla.claim.max", free);
-        var proposed = await proposer.ProposeAsync([new ClaimJobs(node.NodeId, free, _options.LeaseMs)], 0, token).ConfigureAwait(false);
-        var claimedAt = time.GetUtcNow().ToUnixTimeMilliseconds();
-        var won = proposed.Results[0] is JobsResult jobs ? jobs.Jobs : [];
-        claim?.SetTag("flotilla.claim.batch_size", won.Count);
-        claim?.SetTag("flotilla.raft.index", proposed.Index);
-        if (won.Count == 0)
+        claim?.SetTag("flotilla.claim.batch_size", mine.Count);
+        claim?.SetTag("flotilla.raft.index", changes.Index);
+        telemetry.Claimed.Add(mine.Count, new KeyValuePair<string, object?>("node", node.NodeId));
+        foreach (var job in mine)
         {
-            return;
+            Take(job);
         }
-
-        telemetry.Claimed.Add(won.Count, new KeyValuePair<string, object?>("node", node.NodeId));
-        foreach (var job in won)
-        {
-            var running = new Running(job, claimedAt);
-            _running[job.JobId] = running;
-            running.Execution = Task.Run(() => RunJobAsync(running), CancellationToken.None);
-        }
-
-        // More may be due than we had slots for: look again once the entry settles.
-        _wake.Set();
     }
 
-    private async Task RunJobAsync(Running running)
+    private void Take(Job job)
     {
-        var job = running.Job;
+        var held = new Held(job, time.GetUtcNow().ToUnixTimeMilliseconds());
+        while (true)
+        {
+            if (_held.TryAdd(job.JobId, held))
+            {
+                _ready.Writer.TryWrite(held);
+                return;
+            }
+
+            // Held already: the same attempt (nothing to do), or an older one that was rescued
+            // and has now come back to this node as a new attempt.
+            if (!_held.TryGetValue(job.JobId, out var old) || old.Job.Attempts >= job.Attempts)
+            {
+                return;
+            }
+
+            old.Revoke();
+            if (_held.TryUpdate(job.JobId, held, old))
+            {
+                _ready.Writer.TryWrite(held);
+                return;
+            }
+        }
+    }
+
+    /// <summary>Takes on jobs running under this node's name that the worker does not hold: after a restart, or a missed notification.</summary>
+    private void Adopt()
+    {
+        var now = time.GetUtcNow().ToUnixTimeMilliseconds();
+        foreach (var (jobId, finished) in _finished)
+        {
+            if (now - finished.At > _options.LeaseMs)
+            {
+                _finished.TryRemove(jobId, out _);
+            }
+        }
+
+        var adopted = 0;
+        foreach (var job in store.RunningOn(node.NodeId))
+        {
+            // An outcome already sent but not yet applied here is not a job to run again.
+            if (!_held.ContainsKey(job.JobId) && !(_finished.TryGetValue(job.JobId, out var f) && f.Attempt == job.Attempts))
+            {
+                Take(job);
+                adopted++;
+            }
+        }
+
+        if (adopted > 0)
+        {
+            LogAdopted(adopted);
+        }
+    }
+
+    private async Task SlotLoopAsync(CancellationToken token)
+    {
+        await foreach (var held in _ready.Reader.ReadAllAsync(token).ConfigureAwait(false))
+        {
+            if (held.Revoked)
+            {
+                _held.TryRemove(new KeyValuePair<string, Held>(held.Job.JobId, held));
+                continue;
+            }
+
+            if (_stopping)
+            {
+                // Never started: give it back at once rather than leave it to its lease.
+                _outcomes.Writer.TryWrite((held, new JobOutcome(held.Job.JobId, held.Job.Attempts, OutcomeKind.Released, null)));
+                continue;
+            }
+
+            try
+            {
+                await RunJobAsync(held).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException || !token.IsCancellationRequested)
+            {
+                LogEngineError(held.Job.JobId, ex);
+                _outcomes.Writer.TryWrite((held, new JobOutcome(held.Job.JobId, held.Job.Attempts, OutcomeKind.Failed, "engine error: " + ex.Message)));
+            }
+        }
+    }
+
+    private async Task RunJobAsync(Held held)
+    {
+        var job = held.Job;
         ActivityContext.TryParse(job.TraceParent, null, out var submitted);
         using var activity = FlotillaTelemetry.Source.StartActivity("job.execute", ActivityKind.Consumer, submitted);
         activity?.SetTag("flotilla.job.id", job.JobId);
@@ -130,57 +245,38 @@ internal sealed partial class JobWorker(
 
         var started = time.GetUtcNow().ToUnixTimeMilliseconds();
         var tags = new KeyValuePair<string, object?>("workflow", job.Workflow);
-        telemetry.ClaimToStart.Record(started - running.ClaimedAt, tags);
+        telemetry.ClaimToStart.Record(started - held.ReceivedAt, tags);
         telemetry.PickupLatency.Record(Math.Max(0, started - Math.Max(job.RunAt, job.CreatedAt)), tags);
 
-        WorkflowOutcome outcome;
-        try
-        {
-            outcome = await RunWorkflowAsync(job, _abort.Token).ConfigureAwait(false);
-        }
-        catch (Exception ex) when (ex is not OperationCanceledException)
-        {
-            // The engine promises not to throw for guest faults; anything else is ours, but
-            // still only this attempt's failure, never the node's.
-            LogEngineError(job.JobId, ex);
-            outcome = new WorkflowOutcome(false, null, "engine error: " + ex.Message);
-        }
+        var watch = Stopwatch.StartNew();
+        using var cancel = CancellationTokenSource.CreateLinkedTokenSource(_abort.Token, held.Revocation);
+        var outcome = await RunWorkflowAsync(job, cancel.Token).ConfigureAwait(false);
+        NoteRunTime(watch.Elapsed.TotalMilliseconds);
+        telemetry.RunTime.Record(watch.Elapsed.TotalMilliseconds, tags);
 
-        var elapsed = time.GetUtcNow().ToUnixTimeMilliseconds() - started;
-        telemetry.RunTime.Record(elapsed, tags);
-        activity?.SetTag("flotilla.job.outcome", outcome.Succeeded ? "completed" : "failed");
+        activity?.SetTag("flotilla.job.outcome", held.Revoked ? "revoked" : outcome.Succeeded ? "completed" : "failed");
         if (!outcome.Succeeded)
         {
             activity?.SetTag("flotilla.job.error", outcome.Error);
             activity?.SetStatus(ActivityStatusCode.Error, outcome.Error);
-            telemetry.Failed.Add(1, tags);
-        }
-        else
-        {
-            telemetry.Completed.Add(1, tags);
         }
 
-        // The slot is free once the guest is done; the outcome goes to the log meanwhile.
-        running.Reporting = true;
-        _wake.Set();
-        try
+        if (held.Revoked || _abort.IsCancellationRequested)
         {
-            // Stopped by our own shutdown: not the job's failure. Its lease hands it back.
-            if (!_abort.IsCancellationRequested)
-            {
-                await ReportAsync(job, outcome).ConfigureAwait(false);
-            }
+            // Cancelled or rescued meanwhile (its outcome would be fenced out), or cut off by our
+            // own shutdown (not the job's failure: its lease hands it back).
+            _held.TryRemove(new KeyValuePair<string, Held>(job.JobId, held));
+            return;
         }
-        finally
-        {
-            _running.TryRemove(new KeyValuePair<string, Running>(job.JobId, running)); // only this attempt's entry
-            _wake.Set();
-        }
+
+        (outcome.Succeeded ? telemetry.Completed : telemetry.Failed).Add(1, tags);
+        var kind = outcome.Succeeded ? OutcomeKind.Completed : OutcomeKind.Failed;
+        _outcomes.Writer.TryWrite((held, new JobOutcome(job.JobId, job.Attempts, kind, outcome.Succeeded ? outcome.Result : outcome.Error ?? "failed", started)));
     }
 
     private async Task<WorkflowOutcome> RunWorkflowAsync(Job job, CancellationToken token)
     {
-        if (store.GetWorkflowModule(job.Workflow) is not { } workflow)
+        if (_workflows.Find(job.Workflow) is not { } workflow)
         {
             return new WorkflowOutcome(false, null, $"unknown workflow '{job.Workflow}'");
         }
@@ -190,112 +286,222 @@ internal sealed partial class JobWorker(
         return await runner.RunAsync(run, () => store.GetModule(workflow.Sha256), token).ConfigureAwait(false);
     }
 
-    // The outcome must reach the log or the job runs again after its lease: keep trying
-    // through elections for as long as the lease would have held it anyway.
-    private async Task ReportAsync(Job job, WorkflowOutcome outcome)
+    // One entry at a time: outcomes that finish while it commits ride in the next one, so the
+    // entry rate stays near one per round trip however many jobs finish.
+    private async Task ReportLoopAsync(CancellationToken token)
     {
-        Command report = outcome.Succeeded
-            ? new CompleteJob(job.JobId, node.NodeId, job.Attempts, outcome.Result)
-            : new FailJob(job.JobId, node.NodeId, job.Attempts, outcome.Error ?? "failed");
+        var batch = new List<(Held Job, JobOutcome Outcome)>();
+        while (await _outcomes.Reader.WaitToReadAsync(token).ConfigureAwait(false))
+        {
+            batch.Clear();
+            while (batch.Count < MaxOutcomesPerEntry && _outcomes.Reader.TryRead(out var next))
+            {
+                batch.Add(next);
+            }
+
+            await ReportAsync(batch, token).ConfigureAwait(false);
+            var now = time.GetUtcNow().ToUnixTimeMilliseconds();
+            foreach (var (held, outcome) in batch)
+            {
+                _finished[outcome.JobId] = (outcome.Attempt, now);
+                _held.TryRemove(new KeyValuePair<string, Held>(held.Job.JobId, held)); // only this attempt's entry
+            }
+
+            _wake.Set();
+        }
+    }
+
+    // The outcomes must reach the log or the jobs run again after their leases: keep trying
+    // through elections for as long as the lease would have held them anyway.
+    private async Task ReportAsync(List<(Held Job, JobOutcome Outcome)> batch, CancellationToken token)
+    {
+        var command = new FinishJobs(node.NodeId, batch.Select(b => b.Outcome).ToArray());
         var deadline = time.GetUtcNow().AddMilliseconds(_options.LeaseMs);
         while (true)
         {
             try
             {
-                var result = await proposer.ProposeAsync(report, CancellationToken.None).ConfigureAwait(false);
-                if (result is JobChange { Applied: false, Job: var current })
+                var proposed = await proposer.ProposeAsync([command], 0, token, readYourWrites: false).ConfigureAwait(false);
+                if (proposed.Results[0] is CountResult { Count: var applied } && applied < batch.Count)
                 {
-                    // Fenced out: the lease expired or the job was cancelled meanwhile.
-                    LogFenced(job.JobId, job.Attempts, current?.Status.ToString() ?? "unknown");
+                    // Fenced out: leases expired or jobs were cancelled meanwhile.
+                    LogFenced(batch.Count - applied, batch.Count);
                 }
 
                 return;
             }
-            catch (Exception ex) when (ex is NoLeaderException or WriteOutcomeUnknownException or HttpRequestException or TaskCanceledException && time.GetUtcNow() < deadline)
+            catch (Exception ex) when (ex is not OperationCanceledException && time.GetUtcNow() < deadline)
             {
-                await Task.Delay(250).ConfigureAwait(false);
+                LogReportDeferred(batch.Count, ex.Message);
+                await Task.Delay(250, token).ConfigureAwait(false);
             }
         }
     }
 
+    /// <summary>Offers (again) when the capacity it wants changed, or as a heartbeat while there is work.</summary>
+    private async Task OfferIfDueAsync(CancellationToken token)
+    {
+        if (!node.IsMember || node.Cluster?.Leader is null)
+        {
+            return;
+        }
+
+        var now = time.GetUtcNow().ToUnixTimeMilliseconds();
+        var wanted = WantedCapacity();
+        var changed = wanted != _offered && (_offered <= 0 || Math.Abs(wanted - _offered) * 4 >= _offered);
+        var heartbeatDue = now - _lastOfferAt >= _options.HeartbeatMs;
+        var busy = !_held.IsEmpty || store.NextPendingRunAt() is { } due && due <= now;
+        if (!changed && !(heartbeatDue && busy))
+        {
+            return;
+        }
+
+        await OfferAsync(wanted, token).ConfigureAwait(false);
+    }
+
+    private async Task OfferAsync(int capacity, CancellationToken token)
+    {
+        var offer = new OfferCapacity(node.NodeId, capacity, _options.LeaseMs, 3L * _options.HeartbeatMs);
+        await proposer.ProposeAsync([offer], 0, token, readYourWrites: false).ConfigureAwait(false);
+        _offered = capacity;
+        _lastOfferAt = time.GetUtcNow().ToUnixTimeMilliseconds();
+    }
+
+    private int WantedCapacity()
+    {
+        double mean;
+        lock (_runTimeLock)
+        {
+            mean = _meanRunMs;
+        }
+
+        // Until a run is measured, queue one job per slot; then about TargetQueueMs of work.
+        var prefetch = double.IsNaN(mean)
+            ? _options.Slots
+            : Math.Clamp((int)(_options.Slots * TargetQueueMs / Math.Max(mean, 0.05)), 0, _options.Prefetch);
+        return _options.Slots + prefetch;
+    }
+
+    private void NoteRunTime(double ms)
+    {
+        lock (_runTimeLock)
+        {
+            _meanRunMs = double.IsNaN(_meanRunMs) ? ms : (_meanRunMs * 0.9) + (ms * 0.1);
+        }
+    }
+
+    // Leases of everything held, queued jobs included; also where missed jobs are adopted.
     private async Task RenewLeasesAsync(CancellationToken token)
     {
         var every = TimeSpan.FromMilliseconds(Math.Max(100, _options.LeaseMs / 3));
         using var timer = new PeriodicTimer(every, time);
         while (await timer.WaitForNextTickAsync(token).ConfigureAwait(false))
         {
-            var now = time.GetUtcNow().ToUnixTimeMilliseconds();
-            var due = _running.Values
-                .Where(r => now - r.ClaimedAt >= every.TotalMilliseconds)
-                .Select(r => new JobAttempt(r.Job.JobId, r.Job.Attempts))
-                .ToArray();
-            if (due.Length == 0)
-            {
-                continue;
-            }
-
             try
             {
-                await proposer.ProposeAsync(new RenewLeases(node.NodeId, due, _options.LeaseMs), token).ConfigureAwait(false);
+                Adopt();
+                var held = _held.Values.Select(h => new JobAttempt(h.Job.JobId, h.Job.Attempts)).ToArray();
+                if (held.Length > 0)
+                {
+                    await proposer.ProposeAsync([new RenewLeases(node.NodeId, held, _options.LeaseMs)], 0, token, readYourWrites: false).ConfigureAwait(false);
+                }
             }
             catch (Exception ex) when (!token.IsCancellationRequested)
             {
-                LogRenewDeferred(due.Length, ex.Message);
+                LogRenewDeferred(_held.Count, ex.Message);
             }
         }
     }
 
-    /// <summary>Stops claiming, lets running jobs finish for a grace period; leases hand back the rest.</summary>
+    /// <summary>
+    /// Withdraws the offer, gives back queued jobs at once, lets running jobs finish for a grace
+    /// period and reports them; leases hand back whatever is still running after that.
+    /// </summary>
     public override async Task StopAsync(CancellationToken cancellationToken)
     {
+        _stopping = true;
         await base.StopAsync(cancellationToken).ConfigureAwait(false);
-        var running = _running.Values.Select(r => r.Execution).OfType<Task>().ToArray();
-        if (running.Length > 0)
+        if (!_options.Enabled)
         {
-            LogDraining(running.Length);
-            await Task.WhenAny(Task.WhenAll(running), Task.Delay(_options.ShutdownGraceMs, cancellationToken)).ConfigureAwait(false);
-            await _abort.CancelAsync().ConfigureAwait(false);
+            return;
         }
+
+        try
+        {
+            using var quick = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            quick.CancelAfter(TimeSpan.FromSeconds(2));
+            await OfferAsync(0, quick.Token).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            LogOfferDeferred(ex.Message);
+        }
+
+        if (!_held.IsEmpty)
+        {
+            LogDraining(_held.Count);
+        }
+
+        var drained = Task.Run(async () =>
+        {
+            while (!_held.IsEmpty)
+            {
+                await Task.Delay(20, CancellationToken.None).ConfigureAwait(false);
+            }
+        }, CancellationToken.None);
+        await Task.WhenAny(drained, Task.Delay(_options.ShutdownGraceMs, cancellationToken)).ConfigureAwait(false);
+        await _abort.CancelAsync().ConfigureAwait(false);
+        _ready.Writer.TryComplete();
+        await _loops.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
     }
 
     public override void Dispose()
     {
+        store.Changed -= OnChanged;
         _abort.Dispose();
         base.Dispose();
     }
 
-    [LoggerMessage(EventId = 2001, Level = LogLevel.Debug, Message = "Claim deferred: {Reason}")]
-    private partial void LogClaimDeferred(string reason);
+    [LoggerMessage(EventId = 2001, Level = LogLevel.Debug, Message = "Offer deferred: {Reason}")]
+    private partial void LogOfferDeferred(string reason);
 
     [LoggerMessage(EventId = 2002, Level = LogLevel.Error, Message = "Workflow engine failed on job {JobId}")]
     private partial void LogEngineError(string jobId, Exception ex);
 
-    [LoggerMessage(EventId = 2003, Level = LogLevel.Information, Message = "Outcome of job {JobId} attempt {Attempt} ignored: the job is {Status} now")]
-    private partial void LogFenced(string jobId, int attempt, string status);
+    [LoggerMessage(EventId = 2003, Level = LogLevel.Information, Message = "{Fenced} of {Count} outcome(s) ignored: those jobs were cancelled or rescued meanwhile")]
+    private partial void LogFenced(int fenced, int count);
 
     [LoggerMessage(EventId = 2004, Level = LogLevel.Warning, Message = "Could not renew {Count} lease(s): {Reason}")]
     private partial void LogRenewDeferred(int count, string reason);
 
-    [LoggerMessage(EventId = 2005, Level = LogLevel.Information, Message = "Stopping: waiting for {Count} running job(s)")]
+    [LoggerMessage(EventId = 2005, Level = LogLevel.Information, Message = "Stopping: waiting for {Count} held job(s)")]
     private partial void LogDraining(int count);
 
-    private int BusySlots => _running.Values.Count(r => !r.Reporting);
+    [LoggerMessage(EventId = 2006, Level = LogLevel.Information, Message = "Adopted {Count} job(s) running under this node's name")]
+    private partial void LogAdopted(int count);
 
-    private sealed class Running(Job job, long claimedAt)
+    [LoggerMessage(EventId = 2007, Level = LogLevel.Warning, Message = "Could not report {Count} outcome(s) yet: {Reason}")]
+    private partial void LogReportDeferred(int count, string reason);
+
+    /// <summary>A job assigned to this node: queued, running, or with its outcome on the way to the log.</summary>
+    private sealed class Held(Job job, long receivedAt)
     {
-        private volatile bool _reporting;
-
-        /// <summary>The run is over and its outcome on its way to the log: the slot is free again.</summary>
-        public bool Reporting
-        {
-            get => _reporting;
-            set => _reporting = value;
-        }
+        private readonly CancellationTokenSource _revocation = new();
+        private volatile bool _revoked;
 
         public Job Job { get; } = job;
 
-        public long ClaimedAt { get; } = claimedAt;
+        public long ReceivedAt { get; } = receivedAt;
 
-        public Task? Execution { get; set; }
+        /// <summary>Cancelled or rescued by the cluster: stop it, report nothing.</summary>
+        public bool Revoked => _revoked;
+
+        public CancellationToken Revocation => _revocation.Token;
+
+        public void Revoke()
+        {
+            _revoked = true;
+            _revocation.Cancel();
+        }
     }
 }

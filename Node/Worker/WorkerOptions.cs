@@ -11,6 +11,16 @@ internal sealed class WorkerOptions
     /// <summary>How long a claim holds a job without renewal before another node may take it.</summary>
     public int LeaseMs { get; set; } = 30_000;
 
+    /// <summary>
+    /// Most jobs queued on this node beyond its slots. The worker asks for about 50 ms of work
+    /// (from recent run times), never more than this: short jobs never wait for a round trip,
+    /// long ones are not hoarded by one node.
+    /// </summary>
+    public int Prefetch { get; set; } = 256;
+
+    /// <summary>While it has work, the worker renews its offer this often; it counts as alive for three of these.</summary>
+    public int HeartbeatMs { get; set; } = 1_000;
+
     /// <summary>Fallback wake-up when nothing else woke the worker.</summary>
     public int PollMs { get; set; } = 1_000;
 

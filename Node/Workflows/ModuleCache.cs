@@ -96,7 +96,7 @@ internal sealed partial class ModuleCache(Engine engine, string engineKey, strin
         }
         catch (WasmtimeException e)
         {
-            throw new InvalidDataException($"module does not compile: {FirstLine(e.Message)}", e);
+            throw new InvalidDataException($"module does not compile: {CompileError(e.Message)}", e);
         }
 
         if (path is not null)
@@ -186,6 +186,31 @@ internal sealed partial class ModuleCache(Engine engine, string engineKey, strin
     {
         var end = message.IndexOfAny(['\r', '\n']);
         return (end < 0 ? message : message[..end]).Trim();
+    }
+
+    /// <summary>
+    /// The first line of a compile error and its innermost cause: Wasmtime's first line alone
+    /// often says only "is not valid", and the cause (e.g. "defined memories count of 2 exceeds
+    /// the per-instance limit of 1") is on the last line after "Caused by:".
+    /// </summary>
+    internal static string CompileError(string message)
+    {
+        var lines = message.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        var caused = Array.IndexOf(lines, "Caused by:");
+        if (caused < 0 || caused == lines.Length - 1)
+        {
+            return FirstLine(message);
+        }
+
+        // Numbered causes ("1: …") run outermost to innermost.
+        var cause = lines[^1];
+        var colon = cause.IndexOf(": ", StringComparison.Ordinal);
+        if (colon > 0 && cause[..colon].All(char.IsAsciiDigit))
+        {
+            cause = cause[(colon + 2)..];
+        }
+
+        return $"{FirstLine(message)}: {cause}";
     }
 
     [LoggerMessage(EventId = 1601, Level = LogLevel.Warning, Message = "Compiled-module cache file {Path} is corrupt ({Reason}); deleted, recompiling")]

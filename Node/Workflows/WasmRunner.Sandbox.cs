@@ -1,130 +1,63 @@
-using System.Diagnostics;
-using System.Text;
-using System.Text.Json;
+using Wasmtime;
 
 namespace Flotilla.Node.Workflows;
 
 internal sealed partial class WasmRunner
 {
-    private enum StopReason
-    {
-        Timeout,
-        Cancelled,
-    }
+    /// <summary>
+    /// Builds the engine's pooling allocator: every store's memories and tables come from slots
+    /// reserved once, so a run neither maps nor unmaps its memory reservation (that was most of
+    /// a run's cost). A slot is sized to the caps, so the pool enforces them too.
+    /// </summary>
+    private static PoolingAllocationConfig PoolFor(SandboxLimits limits, int runs) => new PoolingAllocationConfig()
+        .WithMaxCoreInstances((uint)(runs * SandboxLimits.Instances))
+        .WithMaxMemories((uint)(runs * SandboxLimits.Memories))
+        .WithMaxTables((uint)(runs * SandboxLimits.Tables))
+        .WithMaxMemoriesPerModule(SandboxLimits.Memories)
+        .WithMaxTablesPerModule(SandboxLimits.Tables)
+        .WithMaxMemorySize((nuint)limits.LinearMemoryBytes)
+        .WithMaxTableElements(limits.TableElements)
+        // A released slot's first pages are zeroed in place instead of handed back to the OS,
+        // so the next small guest does not page-fault them in again.
+        .WithLinearMemoryKeepResidentBytes(KeepResidentBytes)
+        .WithTableKeepResidentBytes(KeepResidentBytes);
 
-    /// <summary>The per-run clock and token, consulted on every epoch tick from the guest's thread.</summary>
-    private sealed class RunWatch(TimeSpan timeout, CancellationToken token)
-    {
-        private readonly long _started = Stopwatch.GetTimestamp();
-
-        public StopReason? Stopped { get; private set; }
-
-        public ulong OnEpochDeadline()
-        {
-            if (token.IsCancellationRequested)
-            {
-                Stopped = StopReason.Cancelled;
-            }
-            else if (Stopwatch.GetElapsedTime(_started) >= timeout)
-            {
-                Stopped = StopReason.Timeout;
-            }
-            else
-            {
-                return 1;
-            }
-
-            // Throwing ends the guest; Wasmtime hands this back wrapped, and Stopped says why.
-            throw new OperationCanceledException("workflow run stopped");
-        }
-
-        // A plain epoch trap (no callback ran) still means the deadline passed.
-        public void NoteInterrupt(bool interrupted)
-        {
-            if (interrupted && Stopped is null)
-            {
-                Stopped = token.IsCancellationRequested ? StopReason.Cancelled : StopReason.Timeout;
-            }
-        }
-    }
+    private const nuint KeepResidentBytes = 1024 * 1024;
 
     /// <summary>
-    /// Stdout, kept only up to the cap. Past it the callback throws, which closes the stream, so
-    /// a runaway writer gets write errors at once instead of filling memory until the timeout.
+    /// What one run may hold, all of it counted against <c>Workflows:MaxMemoryBytes</c>: one
+    /// linear memory, at most <see cref="Tables"/> tables, one instance. The tables get 1/16 of
+    /// the cap and the memory the rest, so no combination a module declares or grows can pass
+    /// the cap (<c>SetLimits(memorySize:)</c> alone caps each memory, not their number, nor
+    /// tables at all: a <c>table.grow</c> of 200M entries took 1.5 GB).
     /// </summary>
-    private sealed class CappedOutput(int cap)
+    internal sealed record SandboxLimits(long LinearMemoryBytes, uint TableElements)
     {
-        private readonly MemoryStream _bytes = new();
+        /// <summary>A WASI command uses one memory; a second would double what the cap allows.</summary>
+        public const int Memories = 1;
 
-        public bool Overflowed { get; private set; }
+        /// <summary>C, Rust, Go and AssemblyScript guests declare one (the indirect-call table); one spare.</summary>
+        public const int Tables = 2;
 
-        public void Write(ReadOnlySpan<byte> data)
+        /// <summary>The workflow itself; WASI is host functions, not an instance.</summary>
+        public const int Instances = 1;
+
+        // Wasmtime keeps a table element in one pointer.
+        private const int TableElementBytes = 8;
+
+        public static SandboxLimits For(long maxMemoryBytes)
         {
-            if (Overflowed || _bytes.Length + data.Length > cap)
-            {
-                Overflowed = true;
-                throw new IOException("output cap reached");
-            }
-
-            _bytes.Write(data);
+            var tableBytes = maxMemoryBytes / 16;
+            var linear = Math.Max(Memory.PageSize, (maxMemoryBytes - tableBytes) / Memory.PageSize * Memory.PageSize);
+            var elements = Math.Clamp(tableBytes / (Tables * TableElementBytes), 1, uint.MaxValue);
+            return new SandboxLimits(linear, (uint)elements);
         }
 
-        public bool ToJson(out string result, out string error)
-        {
-            var bytes = _bytes.GetBuffer().AsSpan(0, (int)_bytes.Length);
-            try
-            {
-                using var document = JsonDocument.Parse(_bytes.GetBuffer().AsMemory(0, (int)_bytes.Length));
-                result = Encoding.UTF8.GetString(bytes).Trim();
-                error = string.Empty;
-                return true;
-            }
-            catch (JsonException)
-            {
-                var text = Encoding.UTF8.GetString(bytes).Trim();
-                result = string.Empty;
-                error = text.Length == 0 ? "output is not JSON: (empty)" : $"output is not JSON: {Snippet(text, 80)}";
-                return false;
-            }
-        }
+        public void Apply(Wasmtime.Store store) => store.SetLimits(
+            memorySize: LinearMemoryBytes,
+            tableElements: TableElements,
+            instances: Instances,
+            tables: Tables,
+            memories: Memories);
     }
-
-    /// <summary>The last few KiB a guest wrote to stderr, for the failure reason.</summary>
-    private sealed class OutputTail
-    {
-        private const int Keep = 4096;
-        private const int Show = 200;
-        private readonly byte[] _ring = new byte[Keep];
-        private long _written;
-
-        public void Write(ReadOnlySpan<byte> data)
-        {
-            if (data.Length > Keep)
-            {
-                data = data[^Keep..];
-            }
-
-            foreach (var b in data)
-            {
-                _ring[_written++ % Keep] = b;
-            }
-        }
-
-        public string Tail()
-        {
-            var length = (int)Math.Min(_written, Keep);
-            var bytes = new byte[length];
-            for (var i = 0; i < length; i++)
-            {
-                bytes[i] = _ring[(_written - length + i) % Keep];
-            }
-
-            var text = Encoding.UTF8.GetString(bytes).Trim();
-            text = string.Join(" | ", text.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
-            return text.Length <= Show ? text : "…" + text[^Show..];
-        }
-    }
-
-    private static string Snippet(string text, int max) =>
-        text.Length <= max ? text : text[..max] + "…";
 }

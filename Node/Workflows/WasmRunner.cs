@@ -9,37 +9,56 @@ namespace Flotilla.Node.Workflows;
 
 /// <summary>
 /// Runs workflow modules, one sandboxed attempt at a time per call (many calls may run at
-/// once). The engine, linker and compiled modules are shared; every attempt gets a new store
-/// with its own memory cap, deadline and stdio. Guest faults come back as failed outcomes.
+/// once). The engine (with its instance pool), linker and compiled modules are shared; every
+/// attempt gets a new store whose data is its <see cref="RunContext"/>: memory cap, deadline,
+/// stdio in memory, and the state of any <see cref="IHostModule"/>. Guest faults come back as
+/// failed outcomes.
 /// </summary>
 internal sealed partial class WasmRunner : IDisposable
 {
     /// <summary>How often the shared epoch advances: the granularity of timeouts and cancellation.</summary>
     public static readonly TimeSpan EpochTick = TimeSpan.FromMilliseconds(10);
 
-    // Stdin is a file path in this wrapper; RAM-backed when the OS offers it (~0.3 ms a job).
-    private static readonly string StdinDirectory = Directory.Exists("/dev/shm") ? "/dev/shm" : Path.GetTempPath();
-
     private readonly WorkflowOptions _options;
     private readonly ILogger<WasmRunner> _logger;
+    private readonly SandboxLimits _limits;
     private readonly Engine _engine;
     private readonly Linker _linker;
     private readonly ModuleCache _cache;
+    private readonly IHostModule[] _hostModules;
+    private readonly SemaphoreSlim _slots;
     private readonly Thread _epochTicker;
     private readonly ManualResetEventSlim _disposed = new();
 
-    public WasmRunner(IOptions<WorkflowOptions> options, ILogger<WasmRunner> logger)
+    public WasmRunner(IOptions<WorkflowOptions> options, ILogger<WasmRunner> logger, IEnumerable<IHostModule>? hostModules = null)
     {
         _options = options.Value;
         _logger = logger;
+        _limits = SandboxLimits.For(_options.MaxMemoryBytes);
+        var runs = Math.Max(1, _options.MaxConcurrentRuns);
+        using var pool = PoolFor(_limits, runs);
         using var config = new Config()
             .WithEpochInterruption(true)
             .WithCompilerStrategy(CompilerStrategy.Cranelift)
-            .WithOptimizationLevel(OptimizationLevel.Speed);
+            .WithOptimizationLevel(OptimizationLevel.Speed)
+            .WithPoolingAllocationStrategy(pool);
         _engine = new Engine(config);
         _linker = new Linker(_engine);
         _linker.DefineWasi();
+        _linker.AllowShadowing = true;
+        WasiShims.Define(_linker);
+        _linker.AllowShadowing = false;
+        // Without shadowing, a host module that defines a name twice (or a WASI name) fails here.
+        _hostModules = hostModules?.ToArray() ?? [];
+        foreach (var hostModule in _hostModules)
+        {
+            hostModule.Define(_linker);
+        }
+
         _cache = new ModuleCache(_engine, ComputeEngineKey(), _options.CacheDirectory, logger);
+        // The pool has a slot for this many stores; a run beyond it waits here rather than
+        // failing to instantiate.
+        _slots = new SemaphoreSlim(runs, runs);
         // A dedicated thread, not a pool timer: when every pool thread is busy the ticks (and
         // so every timeout) would stall exactly when a node is overloaded.
         _epochTicker = new Thread(TickEpochs) { IsBackground = true, Name = "wasm-epoch" };
@@ -52,13 +71,32 @@ internal sealed partial class WasmRunner : IDisposable
     /// <summary>
     /// Runs one attempt on a thread-pool thread. <paramref name="loadModule"/> is called only
     /// when the module is in neither cache. Cancelling <paramref name="token"/> stops the guest
-    /// within one epoch tick and yields the outcome "cancelled".
+    /// within one epoch tick (at once when it sleeps in a host call) and yields the outcome
+    /// "cancelled"; so does the deadline, with "timeout after …".
     /// </summary>
-    public Task<WorkflowOutcome> RunAsync(WorkflowRun run, Func<byte[]?> loadModule, CancellationToken token) =>
-        // A pool thread, not a new one: Wasmtime's per-thread setup made a fresh thread cost
-        // ~0.5 ms a run here. A guest blocks its thread until it ends, so the caller must keep
-        // its concurrent runs below the pool's minimum threads or Raft and HTTP work would wait.
-        Task.Run(() => Run(run, loadModule, token), CancellationToken.None);
+    public async Task<WorkflowOutcome> RunAsync(WorkflowRun run, Func<byte[]?> loadModule, CancellationToken token)
+    {
+        try
+        {
+            await _slots.WaitAsync(token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (token.IsCancellationRequested)
+        {
+            return WorkflowOutcome.Failure("cancelled");
+        }
+
+        try
+        {
+            // A pool thread, not a new one: Wasmtime's per-thread setup made a fresh thread cost
+            // ~0.5 ms a run here. A guest blocks its thread until it ends, so the caller must keep
+            // its concurrent runs below the pool's minimum threads or Raft and HTTP work would wait.
+            return await Task.Run(() => Run(run, loadModule, token), CancellationToken.None).ConfigureAwait(false);
+        }
+        finally
+        {
+            _slots.Release();
+        }
+    }
 
     /// <summary>Null when <paramref name="module"/> compiles and exports <c>_start</c>; else why not.</summary>
     public string? Validate(ReadOnlySpan<byte> module)
@@ -70,7 +108,7 @@ internal sealed partial class WasmRunner : IDisposable
         }
         catch (WasmtimeException e)
         {
-            return $"not a valid WebAssembly module: {ModuleCache.FirstLine(e.Message)}";
+            return $"not a valid WebAssembly module: {ModuleCache.CompileError(e.Message)}";
         }
     }
 
@@ -79,6 +117,7 @@ internal sealed partial class WasmRunner : IDisposable
         _disposed.Set();
         _epochTicker.Join();
         _disposed.Dispose();
+        _slots.Dispose();
         _cache.Dispose();
         _linker.Dispose();
         _engine.Dispose();
@@ -128,31 +167,22 @@ internal sealed partial class WasmRunner : IDisposable
         }
 
         var timeout = run.Timeout > TimeSpan.Zero ? run.Timeout : _options.DefaultTimeout;
-        var stdinPath = Path.Combine(StdinDirectory, $"flotilla-wf-{Guid.NewGuid():N}.json");
-        try
-        {
-            File.WriteAllText(stdinPath, run.Payload);
-            return RunInStore(run, module, stdinPath, timeout, token);
-        }
-        finally
-        {
-            File.Delete(stdinPath);
-        }
+        return RunInStore(new RunContext(run, timeout, _options.MaxOutputBytes, token), module);
     }
 
-    private WorkflowOutcome RunInStore(WorkflowRun run, Module module, string stdinPath, TimeSpan timeout, CancellationToken token)
+    private WorkflowOutcome RunInStore(RunContext context, Module module)
     {
-        var stdout = new CappedOutput(_options.MaxOutputBytes);
-        var stderr = new OutputTail();
-        var watch = new RunWatch(timeout, token);
+        var run = context.Run;
+        var watch = context.Watch;
 
-        using var store = new Wasmtime.Store(_engine);
-        store.SetLimits(memorySize: _options.MaxMemoryBytes);
+        // The context is the store's data: the WASI shims and any other host function reach
+        // this run's stdin, stdout and deadline through it.
+        using var store = new Wasmtime.Store(_engine, context);
+        _limits.Apply(store);
+        // Stdin, stdout and stderr are the shims' (WasiShims); WASI itself keeps an empty stdin
+        // and discarding outputs behind them.
         store.SetWasiConfiguration(new WasiConfiguration()
             .WithArg(run.Workflow)
-            .WithStandardInput(stdinPath)
-            .WithStandardOutputCallback(stdout.Write)
-            .WithStandardErrorCallback(stderr.Write)
             .WithEnvironmentVariables(
             [
                 ("FLOTILLA_JOB_ID", run.JobId),
@@ -165,6 +195,19 @@ internal sealed partial class WasmRunner : IDisposable
         // thread) is the one safe place to look at the clock and the token and stop the guest.
         store.SetEpochDeadline(1);
         store.SetEpochDeadlineCallback(_ => watch.OnEpochDeadline());
+
+        try
+        {
+            foreach (var hostModule in _hostModules)
+            {
+                hostModule.Prepare(context, module);
+            }
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            // E.g. a journal that cannot be read: this attempt fails, the retry policy decides.
+            return WorkflowOutcome.Failure($"run could not be prepared: {ModuleCache.FirstLine(e.Message)}");
+        }
 
         Instance? instance = null;
         int exitCode;
@@ -195,10 +238,10 @@ internal sealed partial class WasmRunner : IDisposable
 
         if (watch.Stopped is { } stop)
         {
-            return WorkflowOutcome.Failure(stop == StopReason.Cancelled ? "cancelled" : $"timeout after {FormatDuration(timeout)}");
+            return WorkflowOutcome.Failure(stop == StopReason.Cancelled ? "cancelled" : $"timeout after {FormatDuration(context.Timeout)}");
         }
 
-        if (stdout.Overflowed)
+        if (context.Stdout.Overflowed)
         {
             return WorkflowOutcome.Failure($"output over {FormatBytes(_options.MaxOutputBytes)}");
         }
@@ -207,19 +250,19 @@ internal sealed partial class WasmRunner : IDisposable
         {
             if (fault is null)
             {
-                var tail = stderr.Tail();
+                var tail = context.Stderr.Tail();
                 fault = tail.Length == 0 ? $"exit code {exitCode}" : $"exit code {exitCode}: {tail}";
             }
 
             return WorkflowOutcome.Failure(NearMemoryCap(instance) ? $"memory limit ({FormatBytes(_options.MaxMemoryBytes)}) exceeded ({fault})" : fault);
         }
 
-        return stdout.ToJson(out var result, out var error) ? WorkflowOutcome.Success(result) : WorkflowOutcome.Failure(error);
+        return context.Stdout.ToJson(out var result, out var error) ? WorkflowOutcome.Success(result) : WorkflowOutcome.Failure(error);
     }
 
     // A refused memory.grow is invisible to the host (it returns -1 to the guest, whose malloc
     // then fails and it aborts or exits). So a failed run is blamed on the cap when its memory
-    // ended within the last 1/16 (at least 1 MiB) below it; the original reason is kept too.
+    // ended within 1/16 of the cap (at least 1 MiB) below its limit; the original reason is kept too.
     private bool NearMemoryCap(Instance? instance)
     {
         if (instance?.GetMemory("memory") is not { } memory)
@@ -228,7 +271,7 @@ internal sealed partial class WasmRunner : IDisposable
         }
 
         var headroom = Math.Max(1024L * 1024, _options.MaxMemoryBytes / 16);
-        return memory.GetLength() + headroom > _options.MaxMemoryBytes;
+        return memory.GetLength() + headroom > _limits.LinearMemoryBytes;
     }
 
     private static bool ExportsStart(Module module) =>
@@ -271,7 +314,7 @@ internal sealed partial class WasmRunner : IDisposable
         var version = wasmtime.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion
             ?? wasmtime.GetName().Version?.ToString()
             ?? "unknown";
-        var settings = $"wasmtime={version};arch={RuntimeInformation.ProcessArchitecture};epoch=1;fuel=0;cranelift;opt=speed";
+        var settings = $"wasmtime={version};arch={RuntimeInformation.ProcessArchitecture};epoch=1;fuel=0;cranelift;opt=speed;alloc=pooling";
         return Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(settings)))[..16];
     }
 

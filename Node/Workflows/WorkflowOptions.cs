@@ -8,11 +8,20 @@ internal sealed class WorkflowOptions
     /// <summary>Used when neither the job nor the workflow names a timeout.</summary>
     public TimeSpan DefaultTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
-    /// <summary>Cap on a run's linear memory; <c>memory.grow</c> past it fails in the guest.</summary>
+    /// <summary>
+    /// Cap on a run's memory and tables together (the tables get 1/16 of it); growing past it
+    /// fails in the guest.
+    /// </summary>
     public long MaxMemoryBytes { get; set; } = 64L * 1024 * 1024;
 
     /// <summary>Cap on what a run may write to stdout (its result).</summary>
     public int MaxOutputBytes { get; set; } = 1024 * 1024;
+
+    /// <summary>
+    /// Runs that may execute at once on this node (the size of Wasmtime's instance pool); more
+    /// wait for a free slot. Keep it at or above <c>Worker:Slots</c>.
+    /// </summary>
+    public int MaxConcurrentRuns { get; set; } = 128;
 
     /// <summary>Folder for compiled modules (<c>.cwasm</c>); null keeps them in memory only.</summary>
     public string? CacheDirectory { get; set; }

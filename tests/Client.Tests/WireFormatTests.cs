@@ -11,17 +11,17 @@ public sealed class WireFormatTests
     {
         var job = new Job(
             "0193", JobStatus.Completed, "echo", "default", 0, Parse("""{"a":1}"""), 1, 5, "node1", "node2",
-            At, At, At, null, Parse("""{"ok":true}"""), null, null, null);
+            At, At, At, null, Parse("""{"ok":true}"""), null, null, null, At);
 
         Assert.Equal(
-            """{"job_id":"0193","status":"completed","workflow":"echo","queue":"default","priority":0,"payload":{"a":1},"attempts":1,"max_attempts":5,"claimed_by":"node1","completed_by":"node2","run_at":"2026-01-01T00:00:00+00:00","created_at":"2026-01-01T00:00:00+00:00","updated_at":"2026-01-01T00:00:00+00:00","lease_until":null,"result":{"ok":true},"error":null,"idempotency_key":null,"timeout_ms":null}""",
+            """{"job_id":"0193","status":"completed","workflow":"echo","queue":"default","priority":0,"payload":{"a":1},"attempts":1,"max_attempts":5,"claimed_by":"node1","completed_by":"node2","run_at":"2026-01-01T00:00:00+00:00","created_at":"2026-01-01T00:00:00+00:00","updated_at":"2026-01-01T00:00:00+00:00","lease_until":null,"result":{"ok":true},"error":null,"idempotency_key":null,"timeout_ms":null,"started_at":"2026-01-01T00:00:00+00:00"}""",
             JsonSerializer.Serialize(job, FlotillaJson.Options));
     }
 
     [Fact]
     public void FieldsANewerServerAddsAreKeptAndPassedOn()
     {
-        var json = """{"job_id":"j","status":"pending","workflow":"echo","queue":"default","priority":0,"payload":null,"attempts":0,"max_attempts":5,"claimed_by":null,"completed_by":null,"run_at":"2026-01-01T00:00:00+00:00","created_at":"2026-01-01T00:00:00+00:00","updated_at":"2026-01-01T00:00:00+00:00","lease_until":null,"result":null,"error":null,"idempotency_key":null,"timeout_ms":null,"shiny":42}""";
+        var json = """{"job_id":"j","status":"pending","workflow":"echo","queue":"default","priority":0,"payload":null,"attempts":0,"max_attempts":5,"claimed_by":null,"completed_by":null,"run_at":"2026-01-01T00:00:00+00:00","created_at":"2026-01-01T00:00:00+00:00","updated_at":"2026-01-01T00:00:00+00:00","lease_until":null,"result":null,"error":null,"idempotency_key":null,"timeout_ms":null,"started_at":null,"shiny":42}""";
 
         var job = JsonSerializer.Deserialize<Job>(json, FlotillaJson.Options)!;
 

@@ -21,6 +21,9 @@ internal sealed class ApiProcess : IAsyncDisposable
 
     public HttpClient Http { get; }
 
+    /// <summary>The running process's id (for CPU and memory readings), or null.</summary>
+    public int? ProcessId => _process is { HasExited: false } process ? process.Id : null;
+
     /// <summary>
     /// Starts the Api on a free port. The port is free when picked but not reserved, so another
     /// process may take it first; then the Api exits at once and is started on another one.

@@ -49,6 +49,9 @@ internal sealed class NodeProcess : IAsyncDisposable
 
     public bool IsRunning => _process is { HasExited: false };
 
+    /// <summary>The running process's id (for CPU and memory readings), or null.</summary>
+    public int? ProcessId => _process is { HasExited: false } process ? process.Id : null;
+
     public void Start()
     {
         if (IsRunning)

@@ -53,12 +53,12 @@ public sealed class SubmitTests : IDisposable
     [InlineData("", 3, """{}""", "default")]
     [InlineData("   ", 3, """{}""", "default")]
     [InlineData("x", 0, """{}""", "default")]
-    [InlineData("x", 3, "not json", "default")]
+    [InlineData("x", 3, null, "default")]
     [InlineData("x", 3, """{}""", "")]
-    public void RejectsInvalidJobsWithoutWritingAnyOfTheCommand(string badId, int maxAttempts, string payload, string queue)
+    public void RejectsInvalidJobsWithoutWritingAnyOfTheCommand(string badId, int maxAttempts, string? payload, string queue)
     {
         var store = _stores.Open();
-        var bad = new NewJob(badId, "echo", payload, queue, 0, 0, maxAttempts, null, null, null);
+        var bad = new NewJob(badId, "echo", payload!, queue, 0, 0, maxAttempts, null, null, null);
 
         var results = _stores.Apply(
             store,
@@ -70,6 +70,40 @@ public sealed class SubmitTests : IDisposable
         Assert.Null(store.GetJob("good-1"));
         Assert.Equal("good-2", Assert.Single(Assert.IsType<JobsResult>(results[1]).Jobs).JobId);
         Assert.Equal(1, store.AppliedIndex);
+    }
+
+    // The payload's JSON is checked once, where a command arrives (CommandRules.Check, before it
+    // is proposed), not parsed again by every node in apply.
+    [Theory]
+    [InlineData("", 3, """{}""", "default")]
+    [InlineData("x", 0, """{}""", "default")]
+    [InlineData("x", 3, "not json", "default")]
+    [InlineData("x", 3, """{"a":""", "default")]
+    [InlineData("x", 3, """{}""", "")]
+    public void ArrivalCheckRefusesInvalidJobs(string id, int maxAttempts, string payload, string queue)
+    {
+        var bad = new NewJob(id, "echo", payload, queue, 0, 0, maxAttempts, null, null, null);
+
+        Assert.StartsWith("submit_jobs: job 1: ", CommandRules.Check(new SubmitJobs([TempStores.NewJob("good"), bad])));
+        Assert.Null(CommandRules.Check(new SubmitJobs([TempStores.NewJob("good")])));
+    }
+
+    // A follower whose clock runs ahead must not delay a job: "now" and delay_ms are counted
+    // from the leader-stamped time of the entry, never from the proposer's clock.
+    [Fact]
+    public void ADelayIsCountedFromTheEntrysTimeNotTheProposers()
+    {
+        var store = _stores.Open();
+
+        var stored = _stores.Submit(
+            store,
+            10_000,
+            TempStores.NewJob("now", runAt: 99_999) with { DelayMs = 0 },
+            TempStores.NewJob("later", runAt: 99_999) with { DelayMs = 500 },
+            TempStores.NewJob("at", runAt: 20_000));
+
+        Assert.Equal([10_000L, 10_500L, 20_000L], stored.Select(j => j.RunAt));
+        Assert.Equal(10_500, store.GetJob("later")!.RunAt);
     }
 
     [Fact]

@@ -14,9 +14,10 @@ internal sealed class TempStores : IDisposable
 
     public string Folder => _folder;
 
-    public JobStore Open(string name = "node")
+    /// <param name="localNode">The node whose assignments <see cref="JobStore.Changed"/> reports.</param>
+    public JobStore Open(string name = "node", string? localNode = null)
     {
-        var store = new JobStore(Path.Combine(_folder, name + ".db"));
+        var store = new JobStore(Path.Combine(_folder, name + ".db"), localNode);
         _stores.Add(store);
         _nextIndex[store] = store.AppliedIndex + 1;
         return store;

@@ -3,7 +3,7 @@ using Flotilla.Node.Cluster;
 using Flotilla.Node.Store;
 using Flotilla.Node.Workflows;
 
-namespace Flotilla.Node.Worker;
+namespace Flotilla.Node.Maintenance;
 
 /// <summary>
 /// Leader-only: registers the built-in workflows (echo, fail, spin, sleep) that a cluster is

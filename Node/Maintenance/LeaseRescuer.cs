@@ -1,8 +1,9 @@
 using Flotilla.Node.Cluster;
 using Flotilla.Node.Store;
+using Flotilla.Node.Worker;
 using Microsoft.Extensions.Options;
 
-namespace Flotilla.Node.Worker;
+namespace Flotilla.Node.Maintenance;
 
 /// <summary>
 /// Leader-only maintenance: when a running job's lease has run out (its node died or was cut

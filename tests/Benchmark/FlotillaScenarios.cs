@@ -1,0 +1,261 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Http.Json;
+using Flotilla.Client;
+using Flotilla.Cluster.Tests;
+
+namespace Flotilla.Benchmark;
+
+/// <summary>Flotilla's scenarios, each on real processes: three nodes (Release) and the Api.</summary>
+internal static class FlotillaScenarios
+{
+    private const int BatchSize = 1000;
+
+    /// <summary>Submits alone (workers off, so running jobs does not compete): batches and single jobs through the Api.</summary>
+    public static async Task SubmitsAsync(BenchOptions options, Report report)
+    {
+        report.Progress("submits: starting 3 nodes (workers off) and the Api");
+        await using var cluster = TestCluster.Create(configure: n => n.Settings["Worker:Enabled"] = "false");
+        await cluster.StartAsync();
+        await using var api = await ApiProcess.StartAsync(cluster.Nodes);
+        await WaitForApiAsync(api);
+
+        var batch = Enumerable.Range(0, BatchSize).Select(i => new { workflow = "echo", payload = new { i } }).ToArray();
+        var (batches, _) = await Load.ForAsync(4, options.Seconds, async token =>
+        {
+            using var response = await api.Http.PostAsJsonAsync("jobs/batch", batch, FlotillaJson.Options, token);
+            response.EnsureSuccessStatusCode();
+        });
+        report.Add("submits /jobs/batch via api (x1000, 4 clients)", batches * BatchSize / (double)options.Seconds, "jobs/s");
+
+        var leader = cluster[await cluster.WaitForAgreedLeaderAsync(cluster.Nodes, TimeSpan.FromSeconds(30))];
+        var (direct, _) = await Load.ForAsync(4, options.Seconds, async token =>
+        {
+            using var response = await leader.Http.PostAsJsonAsync("jobs/batch", batch, FlotillaJson.Options, token);
+            response.EnsureSuccessStatusCode();
+        });
+        report.Add("submits /jobs/batch to the leader (x1000, 4 clients)", direct * BatchSize / (double)options.Seconds, "jobs/s");
+
+        var (singles, latencies) = await Load.ForAsync(64, options.Seconds, async token =>
+        {
+            using var response = await api.Http.PostAsJsonAsync("jobs", new { workflow = "echo", payload = new { n = 1 } }, FlotillaJson.Options, token);
+            response.EnsureSuccessStatusCode();
+        });
+        report.Add("submits POST /jobs via api (64 clients)", singles / (double)options.Seconds, "jobs/s");
+        report.Add("submits POST /jobs via api p50", Load.Percentile(latencies, 50), "ms");
+    }
+
+    /// <summary>Jobs that run: end to end through the Api, pickup at a paced rate, memory, CPU, failover.</summary>
+    public static async Task EndToEndAsync(BenchOptions options, Report report)
+    {
+        report.Progress("end to end: starting 3 nodes and the Api");
+        await using var cluster = TestCluster.Create();
+        await cluster.StartAsync();
+        await using var api = await ApiProcess.StartAsync(cluster.Nodes);
+        await WaitForApiAsync(api);
+        var leader = cluster[await cluster.WaitForAgreedLeaderAsync(cluster.Nodes, TimeSpan.FromSeconds(30))];
+        var follower = cluster.Nodes.First(n => n != leader);
+        var processes = cluster.Nodes.Select(n => n.ProcessId!.Value).Append(api.ProcessId!.Value).ToArray();
+
+        // Warm up (JIT, module cache) so the measured run is steady state.
+        await RunJobsAsync(api, leader, Math.Min(2000, options.Jobs), report, quiet: true);
+
+        // History: this many jobs run to completion first, so the measured run sees a full store.
+        if (options.HistoryJobs > 0)
+        {
+            report.Progress($"history: running {options.HistoryJobs} jobs first");
+            var history = Stopwatch.StartNew();
+            await RunJobsAsync(api, leader, options.HistoryJobs, report, quiet: false);
+            report.Add($"history of {options.HistoryJobs} jobs, end-to-end", options.HistoryJobs / history.Elapsed.TotalSeconds, "jobs/s");
+        }
+
+        var cpuBefore = processes.Select(p => ProcessStats.CpuTime([p])).ToArray();
+        var watch = Stopwatch.StartNew();
+        var submitted = await RunJobsAsync(api, leader, options.Jobs, report, quiet: false);
+        watch.Stop();
+        var cpuEach = processes.Select((p, i) => ProcessStats.CpuTime([p]) - cpuBefore[i]).ToArray();
+        var cpu = cpuEach.Aggregate(TimeSpan.Zero, (a, b) => a + b);
+        var names = cluster.Nodes.Select(n => n == leader ? n.NodeId + " (leader)" : n.NodeId).Append("api").ToArray();
+        for (var i = 0; i < names.Length; i++)
+        {
+            report.Add($"cpu per job, {names[i]}", cpuEach[i].TotalMicroseconds / options.Jobs, "µs");
+        }
+
+        report.Add("flotilla submit (while running)", options.Jobs / submitted.TotalSeconds, "jobs/s");
+        report.Add("flotilla end-to-end", options.Jobs / watch.Elapsed.TotalSeconds, "jobs/s");
+        report.Add("flotilla cpu per job (3 nodes + api)", cpu.TotalMicroseconds / options.Jobs, "µs");
+        foreach (var node in cluster.Nodes)
+        {
+            report.Add($"rss {node.NodeId}", ProcessStats.RssBytes(node.ProcessId!.Value) / 1024.0 / 1024.0, "MiB");
+        }
+
+        await PickupAsync(leader, "leader", options, report);
+        await PickupAsync(follower, "follower", options, report);
+        await FailoverAsync(cluster, leader, report);
+    }
+
+    private static async Task<TimeSpan> RunJobsAsync(ApiProcess api, NodeProcess leader, int total, Report report, bool quiet)
+    {
+        var watch = Stopwatch.StartNew();
+        var chunks = Enumerable.Range(0, total).Chunk(BatchSize).ToArray();
+        var next = -1;
+        await Task.WhenAll(Enumerable.Range(0, 4).Select(_ => Task.Run(async () =>
+        {
+            int i;
+            while ((i = Interlocked.Increment(ref next)) < chunks.Length)
+            {
+                var batch = chunks[i].Select(n => new { workflow = "echo", payload = new { n } }).ToArray();
+                using var response = await api.Http.PostAsJsonAsync("jobs/batch", batch, FlotillaJson.Options);
+                response.EnsureSuccessStatusCode();
+            }
+        })));
+        var submitted = watch.Elapsed;
+
+        var lastReport = TimeSpan.Zero;
+        while (true)
+        {
+            var queue = await leader.Http.GetFromJsonAsync<QueueDto>("cluster/queue", FlotillaJson.Options);
+            if (queue is { Pending: 0, Running: 0 })
+            {
+                break;
+            }
+
+            if (!quiet && watch.Elapsed - lastReport > TimeSpan.FromSeconds(1))
+            {
+                lastReport = watch.Elapsed;
+                report.Progress($"end to end: {total - queue!.Pending - queue.Running}/{total} finished");
+            }
+
+            if (watch.Elapsed > TimeSpan.FromMinutes(10))
+            {
+                throw new TimeoutException($"jobs still unfinished after 10 minutes: {queue}");
+            }
+
+            await Task.Delay(100);
+        }
+
+        return submitted;
+    }
+
+    // Jobs submitted one at a time at a steady rate straight to a node. Two readings: from the
+    // client's acknowledgement to started_at, and from created_at (stamped by the leader when it
+    // builds the entry, before replication) to started_at, which adds the commit itself.
+    private static async Task PickupAsync(NodeProcess target, string role, BenchOptions options, Report report)
+    {
+        report.Progress($"pickup: {options.PacedRate}/s for {options.Seconds} s to the {role}");
+        var queue = $"pickup-{role}";
+        var interval = TimeSpan.FromSeconds(1.0 / options.PacedRate);
+        var total = options.PacedRate * options.Seconds;
+        var sends = new List<Task>();
+        var acknowledged = new System.Collections.Concurrent.ConcurrentDictionary<string, DateTimeOffset>();
+        var watch = Stopwatch.StartNew();
+        for (var i = 0; i < total; i++)
+        {
+            var due = interval * i;
+            if (due > watch.Elapsed)
+            {
+                await Task.Delay(due - watch.Elapsed);
+            }
+
+            sends.Add(Task.Run(async () =>
+            {
+                var job = await TestCluster.SubmitAsync(target, new { workflow = "echo", payload = new { i }, queue });
+                acknowledged[job.JobId] = DateTimeOffset.UtcNow;
+            }));
+        }
+
+        await Task.WhenAll(sends);
+        var latencies = new List<double>();
+        var fromAck = new List<double>();
+        string? after = null;
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while (latencies.Count < total && DateTime.UtcNow < deadline)
+        {
+            var page = await target.Http.GetFromJsonAsync<JobPage>($"jobs?queue={queue}&limit=1000{(after is null ? string.Empty : "&after=" + after)}", FlotillaJson.Options);
+            foreach (var job in page!.Jobs)
+            {
+                if (job.Status != JobStatus.Completed)
+                {
+                    latencies.Clear();
+                    fromAck.Clear();
+                    after = null;
+                    await Task.Delay(200);
+                    goto next;
+                }
+
+                // started_at is the runner's clock, created_at the leader's: on one machine, one clock.
+                latencies.Add(((job.StartedAt ?? job.UpdatedAt) - job.CreatedAt).TotalMilliseconds);
+                fromAck.Add(((job.StartedAt ?? job.UpdatedAt) - acknowledged[job.JobId]).TotalMilliseconds);
+            }
+
+            after = page.NextAfter;
+            if (after is null)
+            {
+                break;
+            }
+
+        next:;
+        }
+
+        // Acknowledged (the client has its 202) -> started (the runner's clock); the same clock on
+        // one machine. A job may start before its 202 arrives: then this is negative.
+        report.Add($"pickup p50 at {options.PacedRate}/s, {role} (acknowledged -> started)", Load.Percentile(fromAck, 50), "ms");
+        report.Add($"pickup p99 at {options.PacedRate}/s, {role} (acknowledged -> started)", Load.Percentile(fromAck, 99), "ms");
+        report.Add($"pickup p50 at {options.PacedRate}/s, {role} (created -> started)", Load.Percentile(latencies, 50), "ms");
+        report.Add($"pickup p99 at {options.PacedRate}/s, {role} (created -> started)", Load.Percentile(latencies, 99), "ms");
+    }
+
+    private static async Task FailoverAsync(TestCluster cluster, NodeProcess leader, Report report)
+    {
+        var survivor = cluster.Nodes.First(n => n != leader);
+        var watch = Stopwatch.StartNew();
+        leader.Kill();
+        while (watch.Elapsed < TimeSpan.FromSeconds(30))
+        {
+            try
+            {
+                using var response = await survivor.Http.PostAsJsonAsync("jobs", new { workflow = "echo", payload = "after failover" }, FlotillaJson.Options);
+                if (response.StatusCode == HttpStatusCode.Accepted)
+                {
+                    report.Add("failover (leader kill -> write accepted)", watch.Elapsed.TotalMilliseconds, "ms");
+                    return;
+                }
+            }
+            catch (HttpRequestException)
+            {
+            }
+
+            await Task.Delay(20);
+        }
+
+        report.Fail("no write was accepted within 30 s of killing the leader");
+    }
+
+    private static async Task WaitForApiAsync(ApiProcess api)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while (!await api.IsHealthyAsync())
+        {
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new TimeoutException("The Api did not become healthy: " + api.RecentOutput());
+            }
+
+            await Task.Delay(100);
+        }
+
+        // The built-in workflows are registered by the leader shortly after it is elected.
+        while (true)
+        {
+            using var probe = await api.Http.PostAsJsonAsync("jobs", new { workflow = "echo", payload = "warm-up" }, FlotillaJson.Options);
+            if (probe.StatusCode == HttpStatusCode.Accepted || DateTime.UtcNow > deadline)
+            {
+                return;
+            }
+
+            await Task.Delay(200);
+        }
+    }
+
+    private sealed record QueueDto(string NodeId, long AppliedIndex, long Pending, long Running);
+}

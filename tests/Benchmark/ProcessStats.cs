@@ -1,0 +1,24 @@
+using System.Globalization;
+
+namespace Flotilla.Benchmark;
+
+/// <summary>CPU time and resident memory of other processes, read from /proc (Linux).</summary>
+internal static class ProcessStats
+{
+    private static readonly double TicksPerSecond = 100; // USER_HZ on Linux
+
+    public static TimeSpan CpuTime(IEnumerable<int> pids) =>
+        TimeSpan.FromSeconds(pids.Sum(pid =>
+        {
+            // Fields after the command name (which may hold spaces): utime is the 14th, stime the 15th.
+            var stat = File.ReadAllText($"/proc/{pid}/stat");
+            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+            return (long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture)) / TicksPerSecond;
+        }));
+
+    public static long RssBytes(int pid)
+    {
+        var line = File.ReadLines($"/proc/{pid}/status").First(l => l.StartsWith("VmRSS:", StringComparison.Ordinal));
+        return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) * 1024;
+    }
+}
