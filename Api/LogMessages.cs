@@ -23,4 +23,7 @@ internal static partial class LogMessages
 
     [LoggerMessage(EventId = 2007, Level = LogLevel.Debug, Message = "Read {Path} from {Node} failed ({Reason}); trying the next node")]
     public static partial void ReadFailed(ILogger logger, string path, Uri node, string reason);
+
+    [LoggerMessage(EventId = 2008, Level = LogLevel.Warning, Message = "Api:Keys is not set: the Api is open to every caller. Set Api:Keys (key or key:scope+scope, comma-separated) to require X-Api-Key")]
+    public static partial void ApiOpen(ILogger logger);
 }

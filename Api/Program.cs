@@ -1,5 +1,6 @@
 using Flotilla.Api.Apis;
 using Flotilla.Api.Extensions;
+using Flotilla.Api.Security;
 
 // The public front of a Flotilla cluster: validates, then places writes through the leader.
 var builder = WebApplication.CreateBuilder(args);
@@ -7,11 +8,13 @@ var builder = WebApplication.CreateBuilder(args);
 builder.AddServiceDefaults();
 builder.AddHttpConventions();
 builder.AddClusterAccess();
+builder.AddApiKeys();
 
 var app = builder.Build();
 
 app.UseExceptionHandler();
 app.UseStatusCodePages();
+app.UseApiKeys();
 
 app.MapDefaultEndpoints();
 app.MapApiReference();

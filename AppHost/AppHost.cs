@@ -10,28 +10,38 @@ var dataRoot = builder.Configuration["Flotilla:DataRoot"]
 // Raft ports must not change between runs: members know each other by address.
 var raftPortBase = int.TryParse(builder.Configuration["Flotilla:RaftPortBase"], out var raft) ? raft : 7101;
 
+// One shared secret: nodes refuse node-to-node calls without it. Generated once, kept in the
+// AppHost's user secrets (set Parameters:cluster-secret to choose it).
+var clusterSecret = builder.AddParameter(
+    "cluster-secret", new GenerateParameterDefault { MinLength = 32, Special = false }, secret: true, persist: true);
+
 // node1 founds the cluster on its very first start; with data it simply rejoins.
-var node1 = builder.AddClusterNode("node1", dataRoot, raftPortBase, bootstrap: true);
+var node1 = builder.AddClusterNode("node1", dataRoot, raftPortBase, clusterSecret, bootstrap: true);
 
 // node2 asks node1 to add it, so node1 must be a member first. Membership, not a leader:
 // after a full restart no leader exists until node2 is up too.
-var node2 = builder.AddClusterNode("node2", dataRoot, raftPortBase + 1)
+var node2 = builder.AddClusterNode("node2", dataRoot, raftPortBase + 1, clusterSecret)
     .WithJoin(node1)
     .WaitFor(node1);
 
 // node3 after node2: one membership change at a time, and a majority exists before it joins.
-var node3 = builder.AddClusterNode("node3", dataRoot, raftPortBase + 2)
+var node3 = builder.AddClusterNode("node3", dataRoot, raftPortBase + 2, clusterSecret)
     .WithJoin(node1, node2)
     .WaitFor(node2);
+
+// node1 founds only while it has no data and neither node2 nor node3 answers as a member: a node1
+// whose disk was lost joins its old cluster (once the old node1 is removed) instead of founding a second.
+node1.WithJoin(node2, node3);
 
 // The Api takes writes only once a leader is known; its /health says so.
 // A fixed port for the public front, so scripts and the README can name it.
 var apiPort = int.TryParse(builder.Configuration["Flotilla:ApiPort"], out var p) ? p : 5080;
 
 // The only resource reachable from outside (azd: the only external ingress).
-builder.AddProject<Projects.Api>("api")
+var api = builder.AddProject<Projects.Api>("api")
     .WithHttpEndpoint(port: apiPort, name: "http")
     .WithNodes(node1, node2, node3)
+    .WithEnvironment("Cluster__Secret", clusterSecret)
     .WaitFor(node1)
     .WaitFor(node2)
     .WaitFor(node3)
@@ -39,5 +49,11 @@ builder.AddProject<Projects.Api>("api")
     .WithExternalHttpEndpoints()
     .WithUrlForEndpoint("http", _ => new ResourceUrlAnnotation { Url = "/ui", DisplayText = "Jobs page" })
     .WithDemoJobsCommand();
+
+// API keys (Api:Keys) when configured, e.g. dotnet user-secrets set Flotilla:ApiKeys "key:jobs:write+jobs:read".
+if (builder.Configuration["Flotilla:ApiKeys"] is { Length: > 0 } apiKeys)
+{
+    api.WithEnvironment("Api__Keys", apiKeys);
+}
 
 builder.Build().Run();

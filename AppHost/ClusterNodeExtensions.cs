@@ -12,7 +12,8 @@ internal static class ClusterNodeExtensions
     public const string ContainerDataDir = "/var/lib/flotilla";
 
     public static IResourceBuilder<ProjectResource> AddClusterNode(
-        this IDistributedApplicationBuilder builder, string name, string dataRoot, int raftPort, bool bootstrap = false)
+        this IDistributedApplicationBuilder builder, string name, string dataRoot, int raftPort,
+        IResourceBuilder<ParameterResource> clusterSecret, bool bootstrap = false)
     {
         var publishing = builder.ExecutionContext.IsPublishMode;
         var node = builder.AddProject<Projects.Node>(name)
@@ -24,6 +25,7 @@ internal static class ClusterNodeExtensions
             .WithHttpHealthCheck("/health")
             .WithEnvironment("Cluster__NodeId", name)
             .WithEnvironment("Cluster__Bootstrap", bootstrap ? "true" : "false")
+            .WithEnvironment("Cluster__Secret", clusterSecret)
             .WithLeaderCommands();
         node.WithEnvironment("Cluster__RaftEndpoint", node.GetEndpoint("raft").Property(EndpointProperty.HostAndPort));
 

@@ -52,6 +52,10 @@ public sealed record SubmitJobRequest(
         {
             errors[prefix + "payload"] = [$"payload is larger than {JobRules.MaxPayloadBytes} bytes."];
         }
+        else if (Payload is { } payload && JobRules.DepthOf(payload) > JobRules.MaxPayloadDepth)
+        {
+            errors[prefix + "payload"] = [JobRules.PayloadDepthRule];
+        }
 
         if (!JobRules.IsName(Queue ?? JobRules.DefaultQueue))
         {

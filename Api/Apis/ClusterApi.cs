@@ -1,5 +1,6 @@
 using System.Net;
 using Flotilla.Api.Cluster;
+using Flotilla.Api.Security;
 using Flotilla.Client;
 using Microsoft.AspNetCore.Http.HttpResults;
 
@@ -11,8 +12,8 @@ internal static class ClusterApi
     public static RouteGroupBuilder MapClusterApiV1(this IEndpointRouteBuilder app)
     {
         var api = app.MapGroup("/cluster").WithTags("Cluster").ProducesProblem(StatusCodes.Status503ServiceUnavailable);
-        api.MapGet("/health", GetHealthAsync);
-        api.MapGet("/nodes", GetNodesAsync);
+        api.MapGet("/health", GetHealthAsync).RequireAuthorization(ApiScopes.JobsRead);
+        api.MapGet("/nodes", GetNodesAsync).RequireAuthorization(ApiScopes.JobsRead);
         return api;
     }
 

@@ -1,8 +1,10 @@
 using System.Net;
 using System.Text;
 using Flotilla.Api.Cluster;
+using Flotilla.Api.Security;
 using Flotilla.Api.Workflows;
 using Flotilla.Client;
+using Flotilla.Node.Http;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 
@@ -16,35 +18,25 @@ internal static class JobsApi
 {
     public const int MaxBatch = JobRules.MaxBatch;
 
-    // One job: a payload of at most 1 MiB plus room for the other fields and JSON escapes.
-    private const int MaxJobBody = JobRules.MaxPayloadBytes + (64 * 1024);
-
-    // A batch: just under the nodes' own request limit (Kestrel's default 30,000,000 bytes).
-    private const int MaxBatchBody = 28 * 1024 * 1024;
 
     public static RouteGroupBuilder MapJobsApiV1(this IEndpointRouteBuilder app)
     {
         var api = app.MapGroup("").WithTags("Jobs").ProducesProblem(StatusCodes.Status503ServiceUnavailable);
-        api.MapPost("/jobs", SubmitAsync).Accepts<SubmitJobRequest>("application/json").ProducesProblem(StatusCodes.Status413PayloadTooLarge);
-        api.MapPost("/jobs/batch", SubmitBatchAsync).Accepts<SubmitJobRequest[]>("application/json").ProducesProblem(StatusCodes.Status413PayloadTooLarge);
-        api.MapPost("/new-job", SubmitUrlAsync).Accepts<NewJobForm>("application/x-www-form-urlencoded").DisableAntiforgery();
-        api.MapGet("/jobs/counts", CountAsync);
-        api.MapGet("/jobs/{id}", GetAsync).ProducesProblem(StatusCodes.Status404NotFound);
-        api.MapGet("/jobs", ListAsync);
-        api.MapPost("/jobs/{id}/cancel", CancelAsync).ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict);
+        api.MapPost("/jobs", SubmitAsync).Accepts<SubmitJobRequest>("application/json").ProducesProblem(StatusCodes.Status413PayloadTooLarge).RequireAuthorization(ApiScopes.JobsWrite);
+        api.MapPost("/jobs/batch", SubmitBatchAsync).Accepts<SubmitJobRequest[]>("application/json").ProducesProblem(StatusCodes.Status413PayloadTooLarge).RequireAuthorization(ApiScopes.JobsWrite);
+        api.MapPost("/new-job", SubmitUrlAsync).Accepts<NewJobForm>("application/x-www-form-urlencoded").DisableAntiforgery().RequireAuthorization(ApiScopes.JobsWrite);
+        api.MapGet("/jobs/counts", CountAsync).RequireAuthorization(ApiScopes.JobsRead);
+        api.MapGet("/jobs/{id}", GetAsync).ProducesProblem(StatusCodes.Status404NotFound).RequireAuthorization(ApiScopes.JobsRead);
+        api.MapGet("/jobs", ListAsync).RequireAuthorization(ApiScopes.JobsRead);
+        api.MapPost("/jobs/{id}/cancel", CancelAsync).ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict).RequireAuthorization(ApiScopes.JobsWrite);
         return api;
     }
 
     private static async Task<Results<Accepted<Job>, ValidationProblem, ProblemHttpResult>> SubmitAsync(
         HttpRequest request, NodeClient nodes, WorkflowCatalog workflows, TimeProvider time, CancellationToken token)
     {
-        var (body, tooLarge) = await NodeResults.ReadBodyAsync(request, MaxJobBody, token);
-        if (tooLarge is not null)
-        {
-            return tooLarge;
-        }
-
-        var (job, bad) = NodeResults.ParseStrict<SubmitJobRequest>(body!);
+        // The nodes' own reading rules (type, size, UTF-8, duplicates): one answer for one body.
+        var (job, body, bad) = await JsonRequestBody.ReadAsync<SubmitJobRequest>(request, JsonRequestBody.MaxJobBytes, FlotillaJson.Options, token);
         if (bad is not null)
         {
             return bad;
@@ -70,13 +62,7 @@ internal static class JobsApi
     private static async Task<Results<Accepted<Job[]>, ValidationProblem, ProblemHttpResult>> SubmitBatchAsync(
         HttpRequest request, NodeClient nodes, WorkflowCatalog workflows, TimeProvider time, CancellationToken token)
     {
-        var (body, tooLarge) = await NodeResults.ReadBodyAsync(request, MaxBatchBody, token);
-        if (tooLarge is not null)
-        {
-            return tooLarge;
-        }
-
-        var (jobs, bad) = NodeResults.ParseStrict<SubmitJobRequest?[]>(body!);
+        var (jobs, body, bad) = await JsonRequestBody.ReadAsync<SubmitJobRequest?[]>(request, JsonRequestBody.MaxBatchBytes, FlotillaJson.Options, token);
         if (bad is not null)
         {
             return bad;

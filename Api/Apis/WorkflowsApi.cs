@@ -1,8 +1,11 @@
 using System.Net;
 using Flotilla.Api.Cluster;
+using Flotilla.Api.Security;
 using Flotilla.Api.Workflows;
 using Flotilla.Client;
+using Flotilla.Node.Http;
 using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Mvc;
 
 namespace Flotilla.Api.Apis;
 
@@ -19,17 +22,24 @@ internal static class WorkflowsApi
     public static RouteGroupBuilder MapWorkflowsApiV1(this IEndpointRouteBuilder app)
     {
         var api = app.MapGroup("/workflows").WithTags("Workflows").ProducesProblem(StatusCodes.Status503ServiceUnavailable);
-        api.MapPut("/{name}", RegisterAsync).Accepts<byte[]>(WasmContentType).ProducesProblem(StatusCodes.Status413PayloadTooLarge).ProducesProblem(StatusCodes.Status415UnsupportedMediaType);
-        api.MapGet("", ListAsync);
+        api.MapPut("/{name}", RegisterAsync).Accepts<byte[]>(WasmContentType).ProducesProblem(StatusCodes.Status413PayloadTooLarge).ProducesProblem(StatusCodes.Status415UnsupportedMediaType)
+            .RequireAuthorization(ApiScopes.WorkflowsAdmin);
+        api.MapGet("", ListAsync).RequireAuthorization(ApiScopes.JobsRead);
         return api;
     }
 
     private static async Task<Results<Ok<WorkflowView>, Created<WorkflowView>, ValidationProblem, ProblemHttpResult>> RegisterAsync(
-        string name, HttpRequest request, NodeClient nodes, WorkflowCatalog workflows, CancellationToken token)
+        string name, [FromQuery(Name = "timeout_ms")] int? timeoutMs, HttpRequest request, NodeClient nodes, WorkflowCatalog workflows, CancellationToken token)
     {
         if (!JobRules.IsName(name))
         {
             return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["name"] = [JobRules.NameRule("name")] });
+        }
+
+        // The node's rule and message for the workflow's default timeout; the value goes on to the node.
+        if (timeoutMs is < 1 or > 24 * 3600 * 1000)
+        {
+            return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["timeout_ms"] = ["timeout_ms must be between 1 and 86400000."] });
         }
 
         if (!string.Equals(request.ContentType?.Split(';')[0].Trim(), WasmContentType, StringComparison.OrdinalIgnoreCase))
@@ -37,7 +47,7 @@ internal static class WorkflowsApi
             return TypedResults.Problem($"Send the module as {WasmContentType}.", statusCode: 415, title: "Expected a WebAssembly module.");
         }
 
-        var (body, tooLarge) = await NodeResults.ReadBodyAsync(request, MaxModuleBytes, token);
+        var (body, tooLarge) = await JsonRequestBody.ReadBytesAsync(request, MaxModuleBytes, token);
         if (tooLarge is not null)
         {
             return tooLarge;
@@ -52,7 +62,8 @@ internal static class WorkflowsApi
             });
         }
 
-        var answer = await nodes.WriteAsync(HttpMethod.Put, $"workflows/{name}", body, WasmContentType, token);
+        var query = timeoutMs is { } ms ? $"?timeout_ms={ms.ToString(System.Globalization.CultureInfo.InvariantCulture)}" : "";
+        var answer = await nodes.WriteAsync(HttpMethod.Put, $"workflows/{name}{query}", body, WasmContentType, token);
         switch (answer.Status)
         {
             case HttpStatusCode.OK:

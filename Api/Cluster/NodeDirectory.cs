@@ -1,7 +1,8 @@
 namespace Flotilla.Api.Cluster;
 
 /// <summary>
-/// The nodes the Api fronts (<c>Cluster:Nodes</c>) and the HTTP client it reaches them with.
+/// The nodes the Api fronts (<c>Cluster:Nodes</c>) and the HTTP client it reaches them with; the
+/// client sends the cluster secret (<c>Cluster:Secret</c>) with every request.
 /// The client has no retry handler on purpose: re-sending a write is a decision, and
 /// <see cref="NodeClient"/> only makes it when the request provably wrote nothing.
 /// </summary>
@@ -10,17 +11,20 @@ internal sealed class NodeDirectory : IDisposable
     private readonly Uri[] _nodes;
     private int _preferred;
 
+    /// <summary>The header that carries the cluster secret to the nodes (their <c>/cluster/*</c> routes need it).</summary>
+    public const string SecretHeader = "X-Flotilla-Cluster-Secret";
+
     public NodeDirectory(IConfiguration configuration)
         : this(ParseNodes(configuration["Cluster:Nodes"]), new SocketsHttpHandler
         {
             PooledConnectionLifetime = TimeSpan.FromMinutes(2),
             ConnectTimeout = TimeSpan.FromSeconds(2),
-        })
+        }, configuration["Cluster:Secret"])
     {
     }
 
     /// <summary>For tests: fixed nodes and a fake handler.</summary>
-    public NodeDirectory(IReadOnlyList<Uri> nodes, HttpMessageHandler handler)
+    public NodeDirectory(IReadOnlyList<Uri> nodes, HttpMessageHandler handler, string? clusterSecret = null)
     {
         _nodes = [.. nodes];
         if (_nodes.Length == 0)
@@ -30,6 +34,10 @@ internal sealed class NodeDirectory : IDisposable
 
         // Timeouts are per request (NodeClient): a long-polling read may take longer than the rest.
         Client = new HttpClient(handler) { Timeout = Timeout.InfiniteTimeSpan };
+        if (!string.IsNullOrEmpty(clusterSecret))
+        {
+            Client.DefaultRequestHeaders.Add(SecretHeader, clusterSecret);
+        }
     }
 
     /// <summary>How long one request to a node may take, plus whatever it was asked to wait (<c>wait_ms</c>).</summary>

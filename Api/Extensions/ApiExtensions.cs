@@ -27,15 +27,16 @@ internal static class ApiExtensions
         builder.Services.ConfigureHttpJsonOptions(o => FlotillaJson.Configure(o.SerializerOptions));
         builder.Services.AddProblemDetails();
         builder.Services.AddExceptionHandler<ClusterUnavailableHandler>();
+        builder.Services.AddExceptionHandler<Flotilla.Node.Http.BadRequestExceptionHandler>();
         builder.Services.AddOpenApi();
         return builder;
     }
 
-    /// <summary>The OpenAPI document at /openapi/v1.json and a browsable reference at /scalar, in every environment.</summary>
+    /// <summary>The OpenAPI document at /openapi/v1.json and a browsable reference at /scalar, in every environment, without a key.</summary>
     public static WebApplication MapApiReference(this WebApplication app)
     {
-        app.MapOpenApi();
-        app.MapScalarApiReference();
+        app.MapOpenApi().AllowAnonymous();
+        app.MapScalarApiReference().AllowAnonymous();
         return app;
     }
 }

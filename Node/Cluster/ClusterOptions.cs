@@ -52,6 +52,18 @@ internal sealed class ClusterOptions
     /// </summary>
     public bool FlushBeforeAck { get; set; } = true;
 
+    /// <summary>
+    /// The shared cluster secret: node-to-node routes refuse callers without it. Required
+    /// outside Development; without it (Development only) every caller is trusted.
+    /// </summary>
+    public string? Secret { get; set; }
+
+    /// <summary>
+    /// With a secret set, the Raft TCP transport runs over mutual TLS that only holders of the
+    /// secret can complete (<see cref="Security.RaftTransportSecurity"/>). Every member must agree.
+    /// </summary>
+    public bool RaftTls { get; set; } = true;
+
     public IReadOnlyList<Uri> JoinUrls() =>
         (Join ?? string.Empty)
             .Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)

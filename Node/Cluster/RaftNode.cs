@@ -17,6 +17,8 @@ internal sealed partial class RaftNode(
     IOptions<ClusterOptions> options,
     JobStore store,
     ClusterJoiner joiner,
+    Founding founding,
+    Security.ClusterSecret secret,
     IServer server,
     IHostApplicationLifetime lifetime,
     ILoggerFactory loggerFactory,
@@ -72,6 +74,14 @@ internal sealed partial class RaftNode(
             Applied -= OnApplied;
         }
     }
+
+    /// <summary>
+    /// This node holds replicated state (log entries or an applied database): it was a member of
+    /// a cluster, so it must never found another, and a join that finds its endpoint already a
+    /// member is a plain rejoin. A node without data whose endpoint is still a member is a lost
+    /// member coming back empty, and must be removed before it joins as a new one.
+    /// </summary>
+    public bool HasData => store.AppliedIndex > 0 || (_log?.LastEntryIndex ?? 0) > 0;
 
     /// <summary>Why this node cannot apply committed entries (it retries meanwhile); null when it can.</summary>
     public string? ApplyFault => _stateMachine?.Fault;
@@ -147,24 +157,49 @@ internal sealed partial class RaftNode(
             _stateMachine,
             _options.FlushBeforeAck);
 
+        // An empty membership file (a crash while it was written, a bad copy) holds nothing, and
+        // DotNext 6.12 fails to start on it: drop it, and the membership comes back from the log.
+        var membersFile = Path.Combine(dataDir.FullName, "members.bin");
+        if (File.Exists(membersFile) && new FileInfo(membersFile).Length == 0)
+        {
+            LogEmptyMembership(membersFile);
+            File.Delete(membersFile);
+        }
+
+        var hasData = HasData || Directory.Exists(Path.Combine(dataDir.FullName, "snapshots"))
+            && Directory.EnumerateFileSystemEntries(Path.Combine(dataDir.FullName, "snapshots")).Any();
+        var found = await founding.ShouldFoundAsync(hasData, token).ConfigureAwait(false);
+        if (!secret.IsSet)
+        {
+            LogNoSecret();
+        }
+
         var configuration = new RaftCluster.TcpConfiguration(raftEndPoint)
         {
-            ColdStart = _options.Bootstrap,
-            ConfigurationStorage = new EndPointConfigurationStorage(Path.Combine(dataDir.FullName, "members.bin")),
+            ColdStart = found,
+            ConfigurationStorage = new EndPointConfigurationStorage(membersFile),
             Announcer = (address, _, ct) => joiner.JoinAsync(this, address, ct),
             LowerElectionTimeout = _options.ElectionTimeoutMs,
             UpperElectionTimeout = _options.ElectionTimeoutMs * 2,
             RequestTimeout = TimeSpan.FromMilliseconds(_options.ElectionTimeoutMs * 2),
             LoggerFactory = loggerFactory,
+            SslOptions = _options.RaftTls && secret.Value is { } key ? Security.RaftTransportSecurity.Create(key) : null,
         };
         configuration.Metadata[MetadataKeys.NodeId] = _options.NodeId;
         configuration.Metadata[MetadataKeys.HttpUrl] = HttpUrl.ToString();
 
+        if (!found && !hasData)
+        {
+            // An empty node must not open its Raft port while its endpoint is still a member.
+            State = "waiting until its endpoint is not a member";
+            await joiner.WaitUntilNotAMemberAsync(raftEndPoint, token).ConfigureAwait(false);
+        }
+
         Cluster = new RaftCluster(configuration) { AuditTrail = _log };
         Cluster.LeaderChanged += (_, leader) => LogLeaderChanged(leader?.EndPoint.ToString() ?? "none");
 
-        State = _options.Bootstrap ? "starting raft" : "joining";
-        LogStarting(_options.NodeId, raftEndPoint.ToString(), HttpUrl.ToString(), _options.Bootstrap);
+        State = found ? "starting raft" : "joining";
+        LogStarting(_options.NodeId, raftEndPoint.ToString(), HttpUrl.ToString(), found);
         await Cluster.StartAsync(token).ConfigureAwait(false);
         _started = true;
         State = "member";
@@ -258,8 +293,14 @@ internal sealed partial class RaftNode(
         _stopping.Dispose();
     }
 
-    [LoggerMessage(EventId = 1001, Level = LogLevel.Information, Message = "Flotilla node {NodeId} starting Raft on {RaftEndPoint}, HTTP {HttpUrl}, bootstrap={Bootstrap}")]
-    private partial void LogStarting(string nodeId, string raftEndPoint, string httpUrl, bool bootstrap);
+    [LoggerMessage(EventId = 1001, Level = LogLevel.Information, Message = "Flotilla node {NodeId} starting Raft on {RaftEndPoint}, HTTP {HttpUrl}, founding={Founding}")]
+    private partial void LogStarting(string nodeId, string raftEndPoint, string httpUrl, bool founding);
+
+    [LoggerMessage(EventId = 1008, Level = LogLevel.Warning, Message = "The membership file {File} is empty; removed it, the membership is rebuilt from the log")]
+    private partial void LogEmptyMembership(string file);
+
+    [LoggerMessage(EventId = 1007, Level = LogLevel.Critical, Message = "NO CLUSTER SECRET (Cluster:Secret unset, Development only): any caller that reaches this node's HTTP port can add members and propose commands. Set Cluster:Secret on every node and the Api.")]
+    private partial void LogNoSecret();
 
     [LoggerMessage(EventId = 1002, Level = LogLevel.Information, Message = "Flotilla node {NodeId} is a cluster member ({Members} members)")]
     private partial void LogStarted(string nodeId, int members);

@@ -1,4 +1,5 @@
 using Flotilla.Node.Http;
+using Flotilla.Node.Security;
 
 namespace Flotilla.Node.Extensions;
 
@@ -20,6 +21,7 @@ internal static class NodeApp
 
         app.UseExceptionHandler();
         app.UseStatusCodePages();
+        app.UseClusterSecret();
 
         app.MapDefaultEndpoints();
         app.MapJobsApi();

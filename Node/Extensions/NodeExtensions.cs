@@ -1,6 +1,7 @@
 using Flotilla.Node.Cluster;
 using Flotilla.Node.Http;
 using Flotilla.Node.Maintenance;
+using Flotilla.Node.Security;
 using Flotilla.Node.Store;
 using Flotilla.Node.Telemetry;
 using Flotilla.Node.Worker;
@@ -19,6 +20,9 @@ internal static class NodeExtensions
             .Bind(builder.Configuration.GetSection(ClusterOptions.Section))
             .Validate(o => !string.IsNullOrWhiteSpace(o.NodeId), "Cluster:NodeId is required.")
             .Validate(o => o.SnapshotEvery > 0, "Cluster:SnapshotEvery must be positive.")
+            .Validate(
+                o => !string.IsNullOrEmpty(o.Secret) || builder.Environment.IsDevelopment(),
+                "Cluster:Secret is required outside Development: every node (and the Api) needs the same shared secret.")
             .ValidateOnStart();
 
         services.AddSingleton(TimeProvider.System);
@@ -28,14 +32,17 @@ internal static class NodeExtensions
             var dataDir = Directory.CreateDirectory(Path.GetFullPath(cluster.DataDir));
             return new JobStore(Path.Combine(dataDir.FullName, "flotilla.db"), cluster.NodeId);
         });
+        services.AddSingleton<ClusterSecret>();
         services.AddSingleton<ClusterHttp>();
         services.AddSingleton<ClusterJoiner>();
+        services.AddSingleton<Founding>();
         services.AddSingleton<RaftNode>();
         services.AddHostedService(sp => sp.GetRequiredService<RaftNode>());
         services.AddSingleton<GroupCommit>();
         services.AddHostedService(sp => sp.GetRequiredService<GroupCommit>());
         services.AddSingleton<Proposer>();
         services.AddSingleton<ReadConsistency>();
+        services.AddSingleton<KnownWorkflows>();
 
         services.AddOptions<WorkerOptions>()
             .Bind(builder.Configuration.GetSection(WorkerOptions.Section))
@@ -61,6 +68,7 @@ internal static class NodeExtensions
         JoiningHealthLog.AddMembershipHealthCheck(builder);
         services.AddProblemDetails();
         services.AddExceptionHandler<ClusterExceptionHandler>();
+        services.AddExceptionHandler<BadRequestExceptionHandler>();
         services.AddSingleton<JobWaiter>();
         services.ConfigureHttpJsonOptions(o => Flotilla.Client.FlotillaJson.Configure(o.SerializerOptions));
         return builder;

@@ -10,8 +10,9 @@ using Microsoft.AspNetCore.Mvc;
 namespace Flotilla.Node.Http;
 
 /// <summary>
-/// Cluster routes: the public <c>GET /cluster/health</c>, and the node-to-node routes for joining
-/// and for followers' forwarded writes.
+/// Cluster routes: the public <c>GET /cluster/health</c>, and the node-to-node routes for joining,
+/// removing a member and followers' forwarded writes. Every route here but <c>/cluster/health</c>
+/// needs the cluster secret (<see cref="Security.ClusterSecretMiddleware"/>).
 /// </summary>
 internal static partial class ClusterApi
 {
@@ -23,6 +24,7 @@ internal static partial class ClusterApi
         cluster.MapGet("/queue", GetQueue);
         cluster.MapPost("/leadership/resign", ResignAsync);
         cluster.MapPost("/members", AddMemberAsync).ExcludeFromDescription();
+        cluster.MapDelete("/members/{id}", RemoveMemberAsync).ExcludeFromDescription();
         cluster.MapPost("/propose", ProposeAsync).ExcludeFromDescription();
         return app;
     }
@@ -81,12 +83,26 @@ internal static partial class ClusterApi
 
         if (leader.IsRemote)
         {
-            return await ForwardJoinAsync(join, request, leader, http, token);
+            return await ForwardAsync(HttpMethod.Post, "cluster/members", JsonContent.Create(join, options: ClusterHttp.Json), request, leader, http, token);
         }
 
         if (cluster.Members.Any(m => m.EndPoint.Equals(endPoint)))
         {
-            return TypedResults.Ok(new JoinResponse(true, cluster.Members.Count));
+            // A member with its data is restarting: nothing to change. An empty node on a member's
+            // endpoint lost its log (and the votes and acknowledgements in it): letting it in as the
+            // old member could undo a majority. It joins as a new member after the old is removed.
+            return join.HasData == false
+                ? TypedResults.Problem(
+                    $"{join.Endpoint} is a member, but the joining node has no data: it is a lost member coming back empty. "
+                        + $"Remove the old member first (DELETE /cluster/members/{join.Endpoint}); this node then joins as a new member.",
+                    statusCode: 409,
+                    title: "A lost member must be removed before it rejoins.")
+                : TypedResults.Ok(new JoinResponse(true, cluster.Members.Count));
+        }
+
+        if (join.CheckOnly)
+        {
+            return TypedResults.Ok(new JoinResponse(false, cluster.Members.Count));
         }
 
         var logger = loggers.CreateLogger(typeof(ClusterApi));
@@ -105,26 +121,111 @@ internal static partial class ClusterApi
         }
     }
 
-    private static async Task<IResult> ForwardJoinAsync(
-        JoinRequest join, HttpRequest request, RaftClusterMember leader, ClusterHttp http, CancellationToken token)
+    /// <summary>
+    /// <c>DELETE /cluster/members/{id}</c>: removes a member, on the leader (a follower forwards).
+    /// <paramref name="id"/> is the member's Raft endpoint (<c>host:port</c>, always works) or its
+    /// node id (works when this node has learnt the member's metadata, which a dead member may
+    /// never have sent). The leader cannot remove itself: stop it and remove it from the next one.
+    /// </summary>
+    private static async Task<IResult> RemoveMemberAsync(
+        string id, HttpRequest request, RaftNode node, ClusterHttp http, ILoggerFactory loggers, CancellationToken token)
+    {
+        var cluster = node.Cluster;
+        var leader = cluster?.Leader;
+        if (cluster is null || leader is null)
+        {
+            return NoLeader("No leader is known yet.");
+        }
+
+        if (leader.IsRemote)
+        {
+            return await ForwardAsync(HttpMethod.Delete, $"cluster/members/{Uri.EscapeDataString(id)}", null, request, leader, http, token);
+        }
+
+        if (await FindMemberAsync(cluster, id, token) is not { } member)
+        {
+            return TypedResults.Problem(
+                $"No member is '{id}'. Give the member's Raft endpoint (host:port) as GET /cluster/health lists it, or its node id.",
+                statusCode: 404,
+                title: "No such member.");
+        }
+
+        if (!member.IsRemote)
+        {
+            return TypedResults.Problem(
+                $"'{id}' is the leader. Stop it; once another node leads, remove it there.", statusCode: 409, title: "The leader cannot remove itself.");
+        }
+
+        LogRemoving(loggers.CreateLogger(typeof(ClusterApi)), id, member.EndPoint.ToString()!);
+        try
+        {
+            return await cluster.RemoveMemberAsync(member.EndPoint, token)
+                ? TypedResults.Ok(new MemberRemoved(member.EndPoint.ToString()!, cluster.Members.Count))
+                : NoLeader("The membership change did not commit; retry.");
+        }
+        catch (Exception ex) when (ex is NotLeaderException or RaftProtocolException or OperationCanceledException && !token.IsCancellationRequested)
+        {
+            return NoLeader(ex.Message);
+        }
+    }
+
+    private static async Task<RaftClusterMember?> FindMemberAsync(RaftCluster cluster, string id, CancellationToken token)
+    {
+        EndPoint? endPoint = null;
+        try
+        {
+            endPoint = ClusterOptions.ParseEndPoint(id);
+        }
+        catch (Exception ex) when (ex is FormatException or System.Net.Sockets.SocketException or InvalidOperationException or ArgumentException)
+        {
+        }
+
+        var members = cluster.Members.ToArray();
+        if (members.FirstOrDefault(m => m.EndPoint.Equals(endPoint) || m.EndPoint.ToString() == id) is { } byEndPoint)
+        {
+            return byEndPoint;
+        }
+
+        foreach (var member in members)
+        {
+            try
+            {
+                using var timeout = CancellationTokenSource.CreateLinkedTokenSource(token);
+                timeout.CancelAfter(TimeSpan.FromMilliseconds(500));
+                var metadata = await member.GetMetadataAsync(false, timeout.Token);
+                if (metadata.TryGetValue(MetadataKeys.NodeId, out var nodeId) && nodeId == id)
+                {
+                    return member;
+                }
+            }
+            catch (Exception ex) when (ex is OperationCanceledException or System.Net.Sockets.SocketException or IOException && !token.IsCancellationRequested)
+            {
+                // Unreachable and never asked before: only its endpoint names it.
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>Sends a membership request on to the leader, with the hop count (the secret rides on the shared client).</summary>
+    private static async Task<IResult> ForwardAsync(
+        HttpMethod method, string path, HttpContent? content, HttpRequest request, RaftClusterMember leader, ClusterHttp http, CancellationToken token)
     {
         var hops = HopsOf(request);
         if (hops >= ClusterHttp.MaxHops)
         {
-            return NoLeader("The join was forwarded too often.");
+            return NoLeader("The request was forwarded too often.");
         }
 
         var metadata = await leader.GetMetadataAsync(false, token);
-        using var forward = new HttpRequestMessage(HttpMethod.Post, new Uri(new Uri(metadata[MetadataKeys.HttpUrl]), "cluster/members"))
-        {
-            Content = JsonContent.Create(join, options: ClusterHttp.Json),
-        };
+        using var forward = new HttpRequestMessage(method, new Uri(new Uri(metadata[MetadataKeys.HttpUrl]), path)) { Content = content };
         forward.Headers.Add(ClusterHttp.HopsHeader, (hops + 1).ToString(System.Globalization.CultureInfo.InvariantCulture));
         try
         {
             using var response = await http.Client.SendAsync(forward, token);
             var text = await response.Content.ReadAsStringAsync(token);
-            return Results.Text(text, "application/json", statusCode: (int)response.StatusCode);
+            var type = response.Content.Headers.ContentType?.MediaType ?? "application/json";
+            return Results.Text(text, type, statusCode: (int)response.StatusCode);
         }
         catch (HttpRequestException ex)
         {
@@ -158,9 +259,14 @@ internal static partial class ClusterApi
 
     [LoggerMessage(EventId = 1501, Level = LogLevel.Information, Message = "Adding {NodeId} at {EndPoint} to the cluster")]
     private static partial void LogAdding(ILogger logger, string nodeId, string endPoint);
+
+    [LoggerMessage(EventId = 1502, Level = LogLevel.Warning, Message = "Removing member {Id} ({EndPoint}) from the cluster")]
+    private static partial void LogRemoving(ILogger logger, string id, string endPoint);
 }
 
 internal sealed record JoinResponse(bool AlreadyMember, int NodeCount);
+
+internal sealed record MemberRemoved(string Removed, int NodeCount);
 
 internal sealed record QueueState(string NodeId, long AppliedIndex, long Pending, long Running);
 

@@ -95,7 +95,9 @@ internal static class Contract
     {
         try
         {
-            using var document = JsonDocument.Parse(json);
+            // Deeper than a payload may be (a job stored before the limit, a guest's result): shown
+            // as a string, because the response writer could not write it and every read would fail.
+            using var document = JsonDocument.Parse(json, new JsonDocumentOptions { MaxDepth = JobRules.MaxPayloadDepth });
             return document.RootElement.Clone();
         }
         catch (JsonException)

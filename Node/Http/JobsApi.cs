@@ -29,9 +29,9 @@ internal static class JobsApi
     }
 
     private static async Task<Results<Accepted<Job>, ValidationProblem, ProblemHttpResult>> SubmitAsync(
-        HttpRequest request, Proposer proposer, FlotillaTelemetry telemetry, TimeProvider time, CancellationToken token)
+        HttpRequest request, Proposer proposer, FlotillaTelemetry telemetry, TimeProvider time, KnownWorkflows workflows, CancellationToken token)
     {
-        var body = await ReadJsonAsync<SubmitJobRequest>(request, token);
+        var body = await JsonRequestBody.ReadAsync<SubmitJobRequest>(request, JsonRequestBody.MaxJobBytes, FlotillaJson.Options, token);
         if (body.Problem is { } problem)
         {
             return problem;
@@ -39,7 +39,7 @@ internal static class JobsApi
 
         var errors = new Dictionary<string, string[]>();
         var job = body.Value!.ToNewJob(NewJobId(), time.GetUtcNow().ToUnixTimeMilliseconds(), Activity.Current?.Id, "", errors);
-        if (job is null)
+        if (job is null || !await workflows.CheckAsync([(job.Workflow, "")], errors, token))
         {
             return TypedResults.ValidationProblem(errors, title: "The job is not valid.");
         }
@@ -52,9 +52,9 @@ internal static class JobsApi
     }
 
     private static async Task<Results<Accepted<Job[]>, ValidationProblem, ProblemHttpResult>> SubmitBatchAsync(
-        HttpRequest request, Proposer proposer, FlotillaTelemetry telemetry, TimeProvider time, CancellationToken token)
+        HttpRequest request, Proposer proposer, FlotillaTelemetry telemetry, TimeProvider time, KnownWorkflows workflows, CancellationToken token)
     {
-        var body = await ReadJsonAsync<SubmitJobRequest[]>(request, token);
+        var body = await JsonRequestBody.ReadAsync<SubmitJobRequest[]>(request, JsonRequestBody.MaxBatchBytes, FlotillaJson.Options, token);
         if (body.Problem is { } problem)
         {
             return problem;
@@ -71,7 +71,8 @@ internal static class JobsApi
         var jobs = requests
             .Select((r, i) => r is null ? null : r.ToNewJob(NewJobId(), now, Activity.Current?.Id, $"[{i}].", errors))
             .ToArray();
-        if (errors.Count > 0 || jobs.Any(j => j is null))
+        if (errors.Count > 0 || jobs.Any(j => j is null)
+            || !await workflows.CheckAsync(jobs.Select((j, i) => (j!.Workflow, $"[{i}].")).ToArray(), errors, token))
         {
             return TypedResults.ValidationProblem(errors, title: "The batch is not valid; no job was accepted.");
         }
@@ -191,20 +192,4 @@ internal static class JobsApi
 
     // UUIDv7: unique across the cluster without coordination, and sorted by creation time.
     private static string NewJobId() => Guid.CreateVersion7().ToString();
-
-    private static async Task<(T? Value, ProblemHttpResult? Problem)> ReadJsonAsync<T>(HttpRequest request, CancellationToken token)
-        where T : class
-    {
-        try
-        {
-            var value = await JsonSerializer.DeserializeAsync<T>(request.Body, FlotillaJson.Options, token);
-            return value is null
-                ? (null, TypedResults.Problem("The body is empty or null.", statusCode: 400, title: "Expected a JSON body."))
-                : (value, null);
-        }
-        catch (JsonException ex)
-        {
-            return (null, TypedResults.Problem(ex.Message, statusCode: 400, title: "The body is not valid JSON for this route."));
-        }
-    }
 }

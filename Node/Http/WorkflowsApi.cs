@@ -4,6 +4,7 @@ using Flotilla.Node.Cluster;
 using Flotilla.Node.Store;
 using Flotilla.Node.Workflows;
 using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Mvc;
 
 namespace Flotilla.Node.Http;
 
@@ -24,7 +25,7 @@ internal static class WorkflowsApi
     }
 
     private static async Task<Results<Ok<WorkflowView>, ValidationProblem, ProblemHttpResult>> RegisterAsync(
-        string name, int? timeoutMs, HttpRequest request, WasmRunner runner, Proposer proposer, JobStore store, CancellationToken token)
+        string name, [FromQuery(Name = "timeout_ms")] int? timeoutMs, HttpRequest request, WasmRunner runner, Proposer proposer, JobStore store, CancellationToken token)
     {
         if (!JobRules.IsName(name))
         {
@@ -36,20 +37,18 @@ internal static class WorkflowsApi
             return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["timeout_ms"] = [JobRules.TimeoutRule] });
         }
 
-        if (!string.Equals(request.ContentType, "application/wasm", StringComparison.OrdinalIgnoreCase))
+        if (!string.Equals(request.ContentType?.Split(';')[0].Trim(), "application/wasm", StringComparison.OrdinalIgnoreCase))
         {
             return TypedResults.Problem("Send the module as the body with Content-Type: application/wasm.", statusCode: 415, title: "Expected application/wasm.");
         }
 
-        if (request.ContentLength > MaxModuleBytes)
+        var (module, tooLarge) = await JsonRequestBody.ReadBytesAsync(request, MaxModuleBytes, token);
+        if (tooLarge is not null)
         {
-            return TypedResults.Problem($"A module may be at most {MaxModuleBytes} bytes.", statusCode: 413, title: "Module too large.");
+            return tooLarge;
         }
 
-        using var body = new MemoryStream();
-        await request.Body.CopyToAsync(body, token);
-        var module = body.ToArray();
-        if (module.Length is 0 or > MaxModuleBytes)
+        if (module!.Length is 0 or > MaxModuleBytes)
         {
             return TypedResults.Problem($"The module must be 1 to {MaxModuleBytes} bytes.", statusCode: 400, title: "Bad module size.");
         }

@@ -28,11 +28,11 @@ internal sealed class ApiProcess : IAsyncDisposable
     /// Starts the Api on a free port. The port is free when picked but not reserved, so another
     /// process may take it first; then the Api exits at once and is started on another one.
     /// </summary>
-    public static async Task<ApiProcess> StartAsync(IReadOnlyList<NodeProcess> nodes)
+    public static async Task<ApiProcess> StartAsync(IReadOnlyList<NodeProcess> nodes, IReadOnlyDictionary<string, string>? settings = null)
     {
         for (var attempt = 1; ; attempt++)
         {
-            var api = StartOnFreePort(nodes);
+            var api = StartOnFreePort(nodes, settings ?? new Dictionary<string, string>());
             var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(20);
             while (DateTime.UtcNow < deadline && !api._process.HasExited && !api.RecentOutput().Contains("Now listening on", StringComparison.Ordinal))
             {
@@ -48,7 +48,7 @@ internal sealed class ApiProcess : IAsyncDisposable
         }
     }
 
-    private static ApiProcess StartOnFreePort(IReadOnlyList<NodeProcess> nodes)
+    private static ApiProcess StartOnFreePort(IReadOnlyList<NodeProcess> nodes, IReadOnlyDictionary<string, string> settings)
     {
         var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();
@@ -70,6 +70,19 @@ internal sealed class ApiProcess : IAsyncDisposable
         })
         {
             info.ArgumentList.Add(arg);
+        }
+
+        // The nodes' secret, as the AppHost passes it; and whatever the test adds (Api:Keys).
+        var all = new Dictionary<string, string>(settings);
+        if (nodes.FirstOrDefault()?.Secret is { } secret)
+        {
+            all.TryAdd("Cluster:Secret", secret);
+        }
+
+        foreach (var (key, value) in all)
+        {
+            info.ArgumentList.Add("--" + key);
+            info.ArgumentList.Add(value);
         }
 
         info.Environment["DOTNET_ENVIRONMENT"] = "Production";

@@ -11,8 +11,12 @@ namespace Flotilla.Cluster.Tests;
 /// </summary>
 internal sealed class NodeProcess : IAsyncDisposable
 {
+    /// <summary>The header node-to-node routes need (Cluster:Secret).</summary>
+    public const string SecretHeader = "X-Flotilla-Cluster-Secret";
+
     private readonly OutputTail _output;
     private Process? _process;
+    private string? _secret;
 
     public NodeProcess(string nodeId, int httpPort, int raftPort, string dataDir)
     {
@@ -37,7 +41,25 @@ internal sealed class NodeProcess : IAsyncDisposable
 
     public HttpClient Http { get; }
 
-    public bool Bootstrap { get; init; }
+    public bool Bootstrap { get; set; }
+
+    /// <summary>
+    /// The cluster secret this node is started with (TestCluster gives each cluster its own).
+    /// <see cref="Http"/> sends it, so tests reach /cluster/state like a peer would.
+    /// </summary>
+    public string? Secret
+    {
+        get => _secret;
+        set
+        {
+            _secret = value;
+            Http.DefaultRequestHeaders.Remove(SecretHeader);
+            if (value is not null)
+            {
+                Http.DefaultRequestHeaders.Add(SecretHeader, value);
+            }
+        }
+    }
 
     public string? Join { get; set; }
 
@@ -69,6 +91,11 @@ internal sealed class NodeProcess : IAsyncDisposable
             "--Cluster:Bootstrap", Bootstrap ? "true" : "false",
             "--Logging:LogLevel:Default", "Information",
         };
+        if (!string.IsNullOrEmpty(Secret))
+        {
+            nodeArgs.AddRange(["--Cluster:Secret", Secret]);
+        }
+
         if (!string.IsNullOrEmpty(Join))
         {
             nodeArgs.AddRange(["--Cluster:Join", Join]);

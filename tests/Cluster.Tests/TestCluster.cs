@@ -28,6 +28,7 @@ internal sealed class TestCluster : IAsyncDisposable
         var root = Path.Combine(Path.GetTempPath(), "flotilla-tests", Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(root);
         var ports = FreePorts(size * 2);
+        var secret = Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(16));
         var nodes = new List<NodeProcess>();
         for (var i = 0; i < size; i++)
         {
@@ -36,6 +37,7 @@ internal sealed class TestCluster : IAsyncDisposable
             {
                 Bootstrap = i == 0,
                 Join = i == 0 ? null : string.Join(',', nodes.Select(n => n.Url.ToString())),
+                Secret = secret,
             };
             node.Settings["Cluster:ElectionTimeoutMs"] = "1000";
             configure?.Invoke(node);

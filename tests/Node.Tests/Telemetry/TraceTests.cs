@@ -32,6 +32,7 @@ public sealed class TraceTests : IAsyncLifetime
                 "--Cluster:NodeId", "solo",
                 "--Cluster:RaftEndpoint", $"127.0.0.1:{FreePort()}",
                 "--Cluster:Bootstrap", "true",
+                "--Cluster:Secret", "trace-tests",
                 "--Cluster:DataDir", _dataDir,
                 "--Logging:LogLevel:Default", "Warning",
             ],

@@ -1,0 +1,164 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using Flotilla.Api.Cluster;
+using Microsoft.Extensions.Configuration;
+
+namespace Flotilla.Api.Tests;
+
+/// <summary>Api:Keys: who may call what, and what the Api sends the nodes.</summary>
+public sealed class ApiKeyTests : IDisposable
+{
+    private const string Admin = "admin-key";
+    private const string Reader = "reader-key";
+    private const string Writer = "writer-key";
+
+    private readonly FakeNodes _nodes = new();
+    private readonly ApiFactory _factory;
+    private readonly HttpClient _api;
+
+    public ApiKeyTests()
+    {
+        _nodes.Handle = r => r.Path switch
+        {
+            "cluster/health" => FakeNodes.Health(true, "http://127.0.0.1:5102"),
+            "workflows" => FakeNodes.Json(HttpStatusCode.OK, FakeNodes.Workflows("echo")),
+            "jobs" => FakeNodes.Json(HttpStatusCode.Accepted, FakeNodes.Job("j1"), "/jobs/j1"),
+            "jobs/j1" => FakeNodes.Json(HttpStatusCode.OK, FakeNodes.Job("j1")),
+            _ => FakeNodes.Json(HttpStatusCode.NotFound, new { title = "No such thing.", status = 404 }),
+        };
+        _factory = new ApiFactory(_nodes, new Dictionary<string, string>
+        {
+            ["Api:Keys"] = $"{Admin}, {Reader}:jobs:read, {Writer}:jobs:write+jobs:read",
+        });
+        _api = _factory.CreateClient();
+    }
+
+    [Theory]
+    [InlineData(null)]
+    [InlineData("not-a-key")]
+    [InlineData("admin-key ")]
+    public async Task WithoutAValidKeyEveryJobRouteIs401AndNothingReachesANode(string? key)
+    {
+        foreach (var request in new[]
+        {
+            Request(HttpMethod.Post, "/jobs", key, JsonContent.Create(new { workflow = "echo", payload = 1 })),
+            Request(HttpMethod.Get, "/jobs/j1", key),
+            Request(HttpMethod.Get, "/jobs", key),
+            Request(HttpMethod.Get, "/workflows", key),
+            Request(HttpMethod.Get, "/cluster/health", key),
+        })
+        {
+            using var response = await _api.SendAsync(request);
+            await AssertProblemAsync(response, HttpStatusCode.Unauthorized);
+            Assert.Contains("X-Api-Key", response.Headers.WwwAuthenticate.ToString(), StringComparison.Ordinal);
+        }
+
+        Assert.DoesNotContain(_nodes.Requests, r => r.Path is "jobs" or "jobs/j1" or "workflows");
+    }
+
+    [Fact]
+    public async Task AKeyWithoutTheScopeIs403AndOneWithItPasses()
+    {
+        using var readerWrites = await _api.SendAsync(Request(HttpMethod.Post, "/jobs", Reader, JsonContent.Create(new { workflow = "echo", payload = 1 })));
+        var problem = await AssertProblemAsync(readerWrites, HttpStatusCode.Forbidden);
+        Assert.Contains("jobs:write", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
+        Assert.Empty(_nodes.To("jobs"));
+
+        using var readerReads = await _api.SendAsync(Request(HttpMethod.Get, "/jobs/j1", Reader));
+        Assert.Equal(HttpStatusCode.OK, readerReads.StatusCode);
+
+        using var writerWrites = await _api.SendAsync(Request(HttpMethod.Post, "/jobs", Writer, JsonContent.Create(new { workflow = "echo", payload = 1 })));
+        Assert.Equal(HttpStatusCode.Accepted, writerWrites.StatusCode);
+
+        // Registering a workflow needs workflows:admin; a key without scopes has them all.
+        using var writerRegisters = await _api.SendAsync(Request(HttpMethod.Put, "/workflows/x", Writer, Wasm()));
+        await AssertProblemAsync(writerRegisters, HttpStatusCode.Forbidden);
+        Assert.Empty(_nodes.To("workflows/x"));
+
+        _nodes.Handle = r => r.Path == "workflows/x"
+            ? FakeNodes.Json(HttpStatusCode.OK, new { name = "x", sha256 = new string('a', 64), registered_at = DateTimeOffset.UnixEpoch })
+            : FakeNodes.Health(true, null);
+        using var adminRegisters = await _api.SendAsync(Request(HttpMethod.Put, "/workflows/x", Admin, Wasm()));
+        Assert.Equal(HttpStatusCode.OK, adminRegisters.StatusCode);
+    }
+
+    [Theory]
+    [InlineData("/health")]
+    [InlineData("/alive")]
+    [InlineData("/openapi/v1.json")]
+    [InlineData("/scalar")]
+    public async Task ProbesAndDocsNeedNoKey(string path)
+    {
+        using var response = await _api.GetAsync(path);
+
+        Assert.NotEqual(HttpStatusCode.Unauthorized, response.StatusCode);
+        Assert.NotEqual(HttpStatusCode.Forbidden, response.StatusCode);
+    }
+
+    [Fact]
+    public async Task ARouteWithoutAScopeStillNeedsAKey()
+    {
+        // The fallback policy: anything not mapped as open (a future /ui data route, a typo) asks for a key.
+        using var response = await _api.GetAsync("/no-such-route");
+
+        Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
+    }
+
+    [Theory]
+    [InlineData("k:jobs:delete")]
+    [InlineData("k:")]
+    [InlineData(":jobs:read")]
+    public void AMisconfiguredKeyListStopsTheApiFromStarting(string keys)
+    {
+        Assert.Throws<InvalidOperationException>(() => new Flotilla.Api.Security.ApiKeys(keys));
+    }
+
+    [Fact]
+    public void TheApiSendsTheClusterSecretToTheNodes()
+    {
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Cluster:Nodes"] = "http://127.0.0.1:5101",
+            ["Cluster:Secret"] = "s3cret",
+        }).Build();
+
+        using var nodes = new NodeDirectory(configuration);
+
+        Assert.Equal(["s3cret"], nodes.Client.DefaultRequestHeaders.GetValues("X-Flotilla-Cluster-Secret"));
+    }
+
+    private static HttpRequestMessage Request(HttpMethod method, string path, string? key, HttpContent? content = null)
+    {
+        var request = new HttpRequestMessage(method, path) { Content = content };
+        if (key is not null)
+        {
+            request.Headers.Add("X-Api-Key", key);
+        }
+
+        return request;
+    }
+
+    private static ByteArrayContent Wasm()
+    {
+        var content = new ByteArrayContent([0x00, 0x61, 0x73, 0x6D, 0x01, 0x00, 0x00, 0x00]);
+        content.Headers.ContentType = new("application/wasm");
+        return content;
+    }
+
+    private static async Task<JsonElement> AssertProblemAsync(HttpResponseMessage response, HttpStatusCode status)
+    {
+        var body = await response.Content.ReadAsStringAsync();
+        Assert.True(status == response.StatusCode, $"expected {(int)status}, got {(int)response.StatusCode}: {body}");
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        var problem = JsonDocument.Parse(body).RootElement;
+        Assert.Equal((int)status, problem.GetProperty("status").GetInt32());
+        return problem;
+    }
+
+    public void Dispose()
+    {
+        _api.Dispose();
+        _factory.Dispose();
+    }
+}
