@@ -11,6 +11,8 @@ internal static class ClusterNodeExtensions
     /// <summary>Where a node keeps its data inside its container (publish mode): a volume of its own.</summary>
     public const string ContainerDataDir = "/var/lib/flotilla";
 
+    private const string ClusterSecretHeader = "X-Flotilla-Cluster-Secret";
+
     public static IResourceBuilder<ProjectResource> AddClusterNode(
         this IDistributedApplicationBuilder builder, string name, string dataRoot, int raftPort,
         IResourceBuilder<ParameterResource> clusterSecret, bool bootstrap = false)
@@ -26,7 +28,7 @@ internal static class ClusterNodeExtensions
             .WithEnvironment("Cluster__NodeId", name)
             .WithEnvironment("Cluster__Bootstrap", bootstrap ? "true" : "false")
             .WithEnvironment("Cluster__Secret", clusterSecret)
-            .WithLeaderCommands();
+            .WithLeaderCommands(clusterSecret);
         node.WithEnvironment("Cluster__RaftEndpoint", node.GetEndpoint("raft").Property(EndpointProperty.HostAndPort));
 
         if (!publishing)
@@ -61,7 +63,8 @@ internal static class ClusterNodeExtensions
         api.WithEnvironment("Cluster__Nodes", UrlList(nodes));
 
     /// <summary>Dashboard commands on a node: whether it leads now, and stepping down (to watch a failover).</summary>
-    private static IResourceBuilder<ProjectResource> WithLeaderCommands(this IResourceBuilder<ProjectResource> node) => node
+    private static IResourceBuilder<ProjectResource> WithLeaderCommands(
+        this IResourceBuilder<ProjectResource> node, IResourceBuilder<ParameterResource> clusterSecret) => node
         .WithHttpCommand("/cluster/health", "Is it the leader?", endpointName: "http", commandName: "leader", new HttpCommandOptions
         {
             Method = HttpMethod.Get,
@@ -85,13 +88,16 @@ internal static class ClusterNodeExtensions
             Description = "If this node leads, it steps down and the cluster elects a leader again.",
             IconName = "ArrowExit",
             ConfirmationMessage = "Make this node give up leadership? Writes pause for an election (about a second).",
+            // A /cluster/* route: the node wants the cluster secret.
+            PrepareRequest = async context =>
+                context.Request.Headers.Add(ClusterSecretHeader, await clusterSecret.Resource.GetValueAsync(context.CancellationToken)),
             GetCommandResult = async context => context.Response.IsSuccessStatusCode
                 ? CommandResults.Success("Stepped down; watch the next leader with \"Is it the leader?\".")
                 : CommandResults.Failure(await ProblemOfAsync(context.Response, context.CancellationToken)),
         });
 
-    /// <summary>Dashboard command on the Api: submits 100 echo jobs in one batch (one commit).</summary>
-    public static IResourceBuilder<ProjectResource> WithDemoJobsCommand(this IResourceBuilder<ProjectResource> api) => api
+    /// <summary>Dashboard command on the Api: submits 100 echo jobs in one batch (one commit), with <paramref name="apiKey"/> when the Api wants one.</summary>
+    public static IResourceBuilder<ProjectResource> WithDemoJobsCommand(this IResourceBuilder<ProjectResource> api, string? apiKey) => api
         .WithHttpCommand("/jobs/batch", "Submit 100 demo jobs", endpointName: "http", commandName: "submit-demo-jobs", new HttpCommandOptions
         {
             Method = HttpMethod.Post,
@@ -104,6 +110,11 @@ internal static class ClusterNodeExtensions
                     .Select(i => new SubmitJobRequest(JobRules.DefaultWorkflow, JsonSerializer.SerializeToElement(new { demo = i, submitted = stamp })))
                     .ToArray();
                 context.Request.Content = JsonContent.Create(jobs, options: FlotillaJson.Options);
+                if (apiKey is not null)
+                {
+                    context.Request.Headers.Add("X-Api-Key", apiKey);
+                }
+
                 return Task.CompletedTask;
             },
             GetCommandResult = async context => context.Response.IsSuccessStatusCode
