@@ -47,13 +47,16 @@ var api = builder.AddProject<Projects.Api>("api")
     .WaitFor(node3)
     .WithHttpHealthCheck("/health")
     .WithExternalHttpEndpoints()
-    .WithUrlForEndpoint("http", _ => new ResourceUrlAnnotation { Url = "/ui", DisplayText = "Jobs page" })
-    .WithDemoJobsCommand();
+    .WithUrlForEndpoint("http", _ => new ResourceUrlAnnotation { Url = "/ui", DisplayText = "Jobs page" });
 
 // API keys (Api:Keys) when configured, e.g. dotnet user-secrets set Flotilla:ApiKeys "key:jobs:write+jobs:read".
-if (builder.Configuration["Flotilla:ApiKeys"] is { Length: > 0 } apiKeys)
+var apiKeys = builder.Configuration["Flotilla:ApiKeys"] is { Length: > 0 } keys ? keys : null;
+if (apiKeys is not null)
 {
     api.WithEnvironment("Api__Keys", apiKeys);
 }
+
+// The dashboard's "Submit 100 demo jobs" presents the first key (it must allow jobs:write).
+api.WithDemoJobsCommand(apiKeys?.Split(',')[0].Split(':')[0].Trim());
 
 builder.Build().Run();

@@ -11,6 +11,8 @@ internal static class ClusterNodeExtensions
     /// <summary>Where a node keeps its data inside its container (publish mode): a volume of its own.</summary>
     public const string ContainerDataDir = "/var/lib/flotilla";
 
+    private const string ClusterSecretHeader = "X-Flotilla-Cluster-Secret";
+
     public static IResourceBuilder<ProjectResource> AddClusterNode(
         this IDistributedApplicationBuilder builder, string name, string dataRoot, int raftPort,
         IResourceBuilder<ParameterResource> clusterSecret, bool bootstrap = false)
@@ -86,17 +88,16 @@ internal static class ClusterNodeExtensions
             Description = "If this node leads, it steps down and the cluster elects a leader again.",
             IconName = "ArrowExit",
             ConfirmationMessage = "Make this node give up leadership? Writes pause for an election (about a second).",
-
-            // A node-to-node route: it takes the cluster secret, like every /cluster/* route but health.
+            // A /cluster/* route: the node wants the cluster secret.
             PrepareRequest = async context =>
-                context.Request.Headers.Add("X-Flotilla-Cluster-Secret", await clusterSecret.Resource.GetValueAsync(context.CancellationToken)),
+                context.Request.Headers.Add(ClusterSecretHeader, await clusterSecret.Resource.GetValueAsync(context.CancellationToken)),
             GetCommandResult = async context => context.Response.IsSuccessStatusCode
                 ? CommandResults.Success("Stepped down; watch the next leader with \"Is it the leader?\".")
                 : CommandResults.Failure(await ProblemOfAsync(context.Response, context.CancellationToken)),
         });
 
-    /// <summary>Dashboard command on the Api: submits 100 echo jobs in one batch (one commit).</summary>
-    public static IResourceBuilder<ProjectResource> WithDemoJobsCommand(this IResourceBuilder<ProjectResource> api) => api
+    /// <summary>Dashboard command on the Api: submits 100 echo jobs in one batch (one commit), with <paramref name="apiKey"/> when the Api wants one.</summary>
+    public static IResourceBuilder<ProjectResource> WithDemoJobsCommand(this IResourceBuilder<ProjectResource> api, string? apiKey) => api
         .WithHttpCommand("/jobs/batch", "Submit 100 demo jobs", endpointName: "http", commandName: "submit-demo-jobs", new HttpCommandOptions
         {
             Method = HttpMethod.Post,
@@ -109,6 +110,11 @@ internal static class ClusterNodeExtensions
                     .Select(i => new SubmitJobRequest(JobRules.DefaultWorkflow, JsonSerializer.SerializeToElement(new { demo = i, submitted = stamp })))
                     .ToArray();
                 context.Request.Content = JsonContent.Create(jobs, options: FlotillaJson.Options);
+                if (apiKey is not null)
+                {
+                    context.Request.Headers.Add("X-Api-Key", apiKey);
+                }
+
                 return Task.CompletedTask;
             },
             GetCommandResult = async context => context.Response.IsSuccessStatusCode

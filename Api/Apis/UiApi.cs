@@ -2,7 +2,9 @@ namespace Flotilla.Api.Apis;
 
 /// <summary>
 /// <c>GET /ui</c>: the jobs page, one static HTML file with its script inline (no JavaScript build
-/// step), embedded in the assembly. It calls the Api's own routes from the browser.
+/// step), embedded in the assembly. It calls the Api's own routes from the browser. The page holds
+/// no data, so it is served without a key; with <c>Api:Keys</c> set, the page asks for a key and
+/// sends it (<c>X-Api-Key</c>) with every call, which the routes check as usual.
 /// </summary>
 internal static class UiApi
 {
@@ -17,7 +19,7 @@ internal static class UiApi
 
     public static IEndpointRouteBuilder MapUi(this IEndpointRouteBuilder app)
     {
-        app.MapGet("/ui", () => Results.Bytes(Page.Value, "text/html; charset=utf-8")).ExcludeFromDescription();
+        app.MapGet("/ui", () => Results.Bytes(Page.Value, "text/html; charset=utf-8")).ExcludeFromDescription().AllowAnonymous();
         return app;
     }
 }

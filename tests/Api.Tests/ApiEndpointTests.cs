@@ -367,6 +367,20 @@ public sealed class ApiEndpointTests : IDisposable
     }
 
     [Fact]
+    public async Task WithKeysThePageIsServedWithoutOneAndItsDataStillNeedsOne()
+    {
+        using var factory = new ApiFactory(_nodes, new Dictionary<string, string> { ["Api:Keys"] = "reader:jobs:read" });
+        using var api = factory.CreateClient();
+
+        using var page = await api.GetAsync("/ui");
+        using var anonymous = await api.GetAsync("/jobs/counts");
+
+        Assert.Equal(HttpStatusCode.OK, page.StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, anonymous.StatusCode);
+        Assert.Contains("X-Api-Key", await page.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task AnUnknownRouteIsAProblem()
     {
         using var response = await _api.GetAsync("/nowhere");

@@ -55,7 +55,14 @@ public sealed class PublishManifestTests(PublishManifestTests.Manifest manifest)
                 }
             }
 
-            Assert.True(process.ExitCode == 0 && File.Exists(output), $"publish failed ({process.ExitCode}):{Environment.NewLine}{await stdout}{await stderr}");
+            if (process.ExitCode != 0 || !File.Exists(output))
+            {
+                // xunit does not dispose a fixture whose InitializeAsync failed: clean up here.
+                var reason = $"publish failed ({process.ExitCode}):{Environment.NewLine}{await stdout}{await stderr}";
+                await DisposeAsync();
+                Assert.Fail(reason);
+            }
+
             Text = await File.ReadAllTextAsync(output);
             Resources = JsonDocument.Parse(Text).RootElement.GetProperty("resources").Clone();
         }
