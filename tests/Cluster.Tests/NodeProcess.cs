@@ -21,7 +21,9 @@ internal sealed class NodeProcess : IAsyncDisposable
     public NodeProcess(string nodeId, int httpPort, int raftPort, string dataDir)
     {
         NodeId = nodeId;
-        _output = new OutputTail(nodeId);
+        // Roomy: a node cut off from its peers logs DotNext's connection warnings with stack
+        // traces, and 300 lines were pushed past a line a test looks for within seconds.
+        _output = new OutputTail(nodeId, capacity: 3000);
         HttpPort = httpPort;
         RaftPort = raftPort;
         DataDir = dataDir;
