@@ -116,24 +116,31 @@ public sealed class ClusterUnderAspireTests(FlotillaApp flotilla) : IClassFixtur
         return counts.EnumerateObject().Sum(c => c.Value.GetInt64());
     }
 
+    // One cluster: every node sees three members and the same leader. Right after an election
+    // (a step-down) nodes learn the new leader one after another, so agreement is awaited too.
     private async Task AssertOneClusterAsync()
     {
-        var leaders = new HashSet<string>();
-        foreach (var node in flotilla.NodeNames)
+        var leaders = new Dictionary<string, string?>();
+        await Eventually(async () =>
         {
-            JsonElement health = default;
-            await Eventually(async () =>
+            leaders.Clear();
+            foreach (var node in flotilla.NodeNames)
             {
                 using var client = flotilla.App.CreateHttpClient(node, "http");
-                health = await client.GetFromJsonAsync<JsonElement>("/cluster/health");
-                return health.GetProperty("has_leader").GetBoolean() && health.GetProperty("node_count").GetInt32() == 3;
-            }, $"{node} to see three members and a leader");
+                var health = await client.GetFromJsonAsync<JsonElement>("/cluster/health");
+                Assert.Equal(node, health.GetProperty("node_id").GetString());
+                if (!health.GetProperty("has_leader").GetBoolean() || health.GetProperty("node_count").GetInt32() != 3)
+                {
+                    return false;
+                }
 
-            Assert.Equal(node, health.GetProperty("node_id").GetString());
-            leaders.Add(health.GetProperty("leader").GetString()!);
-        }
+                leaders[node] = health.GetProperty("leader").GetString();
+            }
 
-        Assert.Single(leaders);
+            return leaders.Values.Distinct().Count() == 1;
+        }, "every node to see three members and the same leader");
+
+        Assert.Single(leaders.Values.Distinct());
     }
 
     private static async Task Eventually(Func<Task<bool>> condition, string what)
