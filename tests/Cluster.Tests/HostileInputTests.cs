@@ -53,6 +53,43 @@ public sealed class HostileInputTests(EdgeCluster edge)
         Assert.Equal(before.Checksum, (await _cluster.WaitForIdenticalStoresAsync(Timeout)).Checksum);
     }
 
+    // Node-to-node proposals (behind the cluster secret) that a broken or hostile peer could send:
+    // each is a 400 problem before it reaches the group commit, so it can neither end a commit
+    // loop nor strand the proposals it would have shared an entry with (issue 7, defect 2).
+    public static TheoryData<string, string> Proposals => new()
+    {
+        { "null commands", """{"commands":null}""" },
+        { "no commands", """{"commands":[]}""" },
+        { "unknown command", """{"commands":[{"type":"nope"}]}""" },
+        { "submit without payload", """{"commands":[{"type":"submit_jobs","jobs":[{"job_id":"p1","workflow":"echo","queue":"default","priority":0,"run_at":0,"max_attempts":1}]}]}""" },
+        { "submit with a payload that is not JSON", """{"commands":[{"type":"submit_jobs","jobs":[{"job_id":"p2","workflow":"echo","payload":"{","queue":"default","priority":0,"run_at":0,"max_attempts":1}]}]}""" },
+        { "register without module", """{"commands":[{"type":"register_workflow","name":"x","sha256":"ab"}]}""" },
+        { "outcomes null", """{"commands":[{"type":"finish_jobs","node":"node1","outcomes":null}]}""" },
+        { "outcome without job id", """{"commands":[{"type":"finish_jobs","node":"node1","outcomes":[{"attempt":1,"kind":"completed"}]}]}""" },
+        { "offer without node", """{"commands":[{"type":"offer_capacity","capacity":3,"lease_ms":1000,"alive_ms":1000}]}""" },
+    };
+
+    [Theory]
+    [MemberData(nameof(Proposals))]
+    public async Task AMalformedProposalIsRefusedAndTheLeaderKeepsTakingWrites(string what, string body)
+    {
+        var leader = _cluster[await _cluster.WaitForAgreedLeaderAsync(_cluster.Nodes, Timeout)];
+        var before = await _cluster.WaitForIdenticalStoresAsync(Timeout);
+
+        var answer = await PostAsync(leader.Http, "cluster/propose", "application/json", Utf8(body));
+
+        Assert.True(answer.Status == HttpStatusCode.BadRequest, $"{what}: {answer}");
+        Assert.Equal("application/problem+json", answer.MediaType);
+        Assert.Equal(before.Checksum, (await _cluster.WaitForIdenticalStoresAsync(Timeout)).Checksum);
+        foreach (var node in _cluster.Nodes)
+        {
+            Assert.True(await node.IsHealthyAsync(), $"{node.NodeId} unhealthy after {what}");
+        }
+
+        var job = await TestCluster.SubmitAsync(leader, new { workflow = "echo", payload = what });
+        Assert.Equal(what, job.Payload.GetString());
+    }
+
     [Fact]
     public async Task APayloadAtTheDepthLimitIsAcceptedAndReadableEverywhere()
     {
