@@ -8,7 +8,9 @@
  * another node after this one died), the calls are answered from the journal in order, and a
  * guest that asks something else than the journal holds fails for good with
  * "nondeterminism at seq N: journal has X, guest asked Y". Keep the sequence of calls a
- * function of the payload and of earlier answers.
+ * function of the payload and of earlier answers. flotilla_call/flotilla_http are side effects:
+ * journaled as an intent before the request goes out and a result after, never sent twice
+ * by a replay (unless FLOTILLA_IDEMPOTENT asks to re-send one whose outcome was lost).
  *
  * Build: clang --target=wasm32-wasi --sysroot=/usr -O2 -I Sdk/c -Wl,--strip-all -o job.wasm job.c
  */

@@ -17,8 +17,9 @@ internal sealed record HostCall(int Seq, string Kind, string RequestHash, string
 /// <summary>
 /// The journal of one durable attempt: the calls earlier attempts committed (answered in order,
 /// each checked against what the guest asks now), then the live calls this attempt adds, kept
-/// in memory until the worker commits them with the attempt's outcome. Used by one guest
-/// thread at a time.
+/// in memory until the worker commits them with the attempt's outcome, or until a side effect
+/// commits them ahead of its intent. A side effect is two steps at one seq: its intent
+/// (<see cref="Record"/>), then its result (<see cref="Complete"/>). Used by one guest thread at a time.
 /// </summary>
 /// <param name="load">Reads the committed journal; called only when the guest turns out to be durable.</param>
 internal sealed class RunJournal(Func<IReadOnlyList<HostCall>> load)
