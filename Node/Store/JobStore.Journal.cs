@@ -40,6 +40,8 @@ internal sealed partial class JobStore
                         continue;
                     case Stored.IntentNowDone when entry.Response?.Length > Schema.JournalMaxEntryBytes:
                         return FailOnLimit(command, now, $"an entry over {Schema.JournalMaxEntryBytes} bytes at seq {entry.Seq}");
+                    case Stored.IntentNowDone when (bytes ??= JournalBytes(command.JobId)) + (entry.Response?.Length ?? 0) > Schema.JournalMaxBytes:
+                        return FailOnLimit(command, now, $"{Schema.JournalMaxBytes / (1024 * 1024)} MiB");
                     case Stored.IntentNowDone:
                         Write(Schema.JournalComplete)
                             .With("$job_id", command.JobId)
@@ -68,7 +70,7 @@ internal sealed partial class JobStore
             }
 
             var size = Encoding.UTF8.GetByteCount(entry.Request) + (entry.Response?.Length ?? 0);
-            bytes ??= (long)Write(Schema.JournalBytes).With("$job_id", command.JobId).ExecuteScalar()!;
+            bytes ??= JournalBytes(command.JobId);
             if (entry.Response?.Length > Schema.JournalMaxEntryBytes)
             {
                 return FailOnLimit(command, now, $"an entry over {Schema.JournalMaxEntryBytes} bytes at seq {entry.Seq}");
@@ -97,6 +99,8 @@ internal sealed partial class JobStore
 
         return new CountResult(appended);
     }
+
+    private long JournalBytes(string jobId) => (long)Write(Schema.JournalBytes).With("$job_id", jobId).ExecuteScalar()!;
 
     private enum Stored
     {

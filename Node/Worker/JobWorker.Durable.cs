@@ -23,9 +23,9 @@ internal sealed partial class JobWorker
         {
             case Rejected rejected:
                 throw new InvalidOperationException($"journal not committed: {rejected.Reason}");
-            case JobChange { Job.Error: var error }:
+            case JobChange change:
                 // The store failed the job (a journal limit): its guest must stop.
-                throw new InvalidOperationException($"journal not committed: {error}");
+                throw new InvalidOperationException($"journal not committed: {change.Job?.Error ?? "the job was failed"}");
         }
     }
 

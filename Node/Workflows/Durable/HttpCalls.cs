@@ -79,8 +79,10 @@ internal sealed class HttpCalls(IHttpClientFactory clients, IOptions<DurableHttp
             var body = await ReadCappedAsync(response.Content, token).ConfigureAwait(false);
             return body is null ? CallOutcome.Error(CallOutcome.TooLarge) : Encode(response, body);
         }
-        catch (Exception e) when (!token.IsCancellationRequested && e is HttpRequestException or TaskCanceledException or IOException)
+        catch (Exception e) when (!token.IsCancellationRequested && e is not OutOfMemoryException)
         {
+            // Refused, reset, timed out, or a header the transport would not send: the intent is
+            // committed, so whether the receiver acted is unknown to the job.
             Activity.Current?.AddEvent(new ActivityEvent("flotilla.http_error", tags: new ActivityTagsCollection { ["message"] = e.Message }));
             return CallOutcome.Error(CallOutcome.Interrupted);
         }
