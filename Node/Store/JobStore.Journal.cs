@@ -13,12 +13,17 @@ internal sealed partial class JobStore
             return new Rejected("append_journal: job id, node and entries are required");
         }
 
+        // The command carries the assignment's token (attempts + parks); the journal shows the
+        // attempt itself, which a park does not change.
+        int attempt;
         using (var fence = Write(Schema.JobFence).With("$job_id", command.JobId).With("$node", command.Node).With("$attempt", command.Attempt).ExecuteReader())
         {
             if (!fence.Read())
             {
                 return new Rejected(string.Create(CultureInfo.InvariantCulture, $"append_journal: {command.Node} attempt {command.Attempt} does not hold job {command.JobId}"));
             }
+
+            attempt = fence.GetInt32(0);
         }
 
         var last = (long)Write(Schema.JournalMaxSeq).With("$job_id", command.JobId).ExecuteScalar()!;
@@ -34,7 +39,7 @@ internal sealed partial class JobStore
             {
                 // Stored already: the same proposal applied twice, or something else at that seq.
                 using var stored = Write(Schema.JournalGetHash).With("$job_id", command.JobId).With("$seq", entry.Seq).ExecuteReader();
-                if (stored.Read() && stored.GetString(0) == entry.RequestHash && stored.GetInt32(1) == command.Attempt)
+                if (stored.Read() && stored.GetString(0) == entry.RequestHash && stored.GetInt32(1) == attempt)
                 {
                     continue;
                 }
@@ -61,7 +66,7 @@ internal sealed partial class JobStore
                 .With("$response", entry.Response)
                 .With("$state", entry.State == JournalState.Intent ? "intent" : "done")
                 .With("$at", entry.At)
-                .With("$attempt", command.Attempt)
+                .With("$attempt", attempt)
                 .ExecuteNonQuery();
             last = entry.Seq;
             appended++;
