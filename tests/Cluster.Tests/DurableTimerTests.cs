@@ -98,7 +98,15 @@ public sealed class DurableTimerTests : IAsyncLifetime
         var v2 = Wasmtime.Module.ConvertText(Guest(version: 2, sleepMs: 0));
         await RegisterAsync("pinned", v1);
         var old = await TestCluster.SubmitAsync(_cluster.Nodes[1], new { workflow = "pinned", payload = new { } });
+        var cancelled = await TestCluster.SubmitAsync(_cluster.Nodes[2], new { workflow = "pinned", payload = new { } });
         await WaitForAsync(old.JobId, j => j is { Status: JobStatus.Pending, Parks: 1 }, "the v1 job to park");
+
+        // A parked job is pending: cancelling it works like any other, and it never runs again.
+        await WaitForAsync(cancelled.JobId, j => j is { Status: JobStatus.Pending, Parks: 1 }, "the second v1 job to park");
+        using (var cancel = await _cluster.Nodes[0].Http.PostAsync($"jobs/{cancelled.JobId}/cancel", null))
+        {
+            Assert.True(cancel.IsSuccessStatusCode, await cancel.Content.ReadAsStringAsync());
+        }
 
         await RegisterAsync("pinned", v2);
         var modulesMeanwhile = _cluster.Nodes.Select(ModulesOf).ToArray();
@@ -118,6 +126,11 @@ public sealed class DurableTimerTests : IAsyncLifetime
             "the old module to be deleted everywhere",
             Timeout);
         Assert.All(_cluster.Nodes, n => Assert.Contains(Sha(v2), ModulesOf(n)));
+
+        // Well past its wake-up: the cancelled job stayed cancelled and never ran again.
+        var stillCancelled = (await TestCluster.GetJobAsync(_cluster.Nodes[0], cancelled.JobId))!;
+        Assert.True(DateTimeOffset.UtcNow > stillCancelled.RunAt, "the cancelled job's wake-up has not passed yet");
+        Assert.Equal((JobStatus.Cancelled, 0, (JsonElement?)null), (stillCancelled.Status, stillCancelled.Attempts, stillCancelled.Result));
         await _cluster.WaitForIdenticalStoresAsync(Timeout);
     }
 
