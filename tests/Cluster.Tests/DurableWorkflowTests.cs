@@ -15,6 +15,8 @@ public sealed class DurableWorkflowTests : IAsyncLifetime
     {
         n.Settings["Worker:Slots"] = "2";
         n.Settings["Worker:LeaseMs"] = "2000";
+        // The sleeps here wait in place (parking has its own tests: DurableTimerTests).
+        n.Settings["Durable:ParkThresholdMs"] = "60000";
     });
 
     public async Task InitializeAsync()
