@@ -57,6 +57,7 @@ internal static class NodeExtensions
             .Bind(builder.Configuration.GetSection(Workflows.Durable.DurableOptions.Section))
             .Validate(o => o.ParkThresholdMs > 0, "Durable:ParkThresholdMs must be positive.")
             .ValidateOnStart();
+        Workflows.Durable.HttpCalls.AddTo(services);
         services.AddSingleton<IHostModule, Workflows.Durable.DurableHostModule>();
         services.AddSingleton<WasmRunner>();
         services.AddSingleton<FlotillaTelemetry>();

@@ -256,6 +256,7 @@ internal sealed partial class JobWorker(
         NoteRunTime(watch.Elapsed.TotalMilliseconds);
         telemetry.RunTime.Record(watch.Elapsed.TotalMilliseconds, tags);
 
+        activity?.SetTag("flotilla.journal.replayed", journal.Replayed);
         var parkedUntil = journal.ParkedUntil;
         activity?.SetTag("flotilla.job.outcome", held.Revoked ? "revoked" : parkedUntil is not null ? "parked" : outcome.Succeeded ? "completed" : "failed");
         if (parkedUntil is not null)
@@ -276,7 +277,6 @@ internal sealed partial class JobWorker(
             return;
         }
 
-        activity?.SetTag("flotilla.journal.replayed", journal.Replayed);
         held.Journal = ToAppend(job, node.NodeId, journal);
         if (parkedUntil is { } wakeAt)
         {

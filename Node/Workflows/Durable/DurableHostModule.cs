@@ -13,12 +13,12 @@ namespace Flotilla.Node.Workflows.Durable;
 /// A sleep of at least <see cref="DurableOptions.ParkThresholdMs"/> parks the job instead of
 /// holding its slot (see <see cref="RunJournal.Park"/>).
 /// </summary>
-internal sealed class DurableHostModule(TimeProvider time, IOptions<DurableOptions>? options = null) : IHostModule
+internal sealed partial class DurableHostModule(TimeProvider time, IOptions<DurableOptions>? options = null) : IHostModule
 {
     public const string ModuleName = "flotilla";
 
     /// <summary>The largest single response the journal keeps (<c>random_bytes</c> beyond it answers -2).</summary>
-    public const int MaxEntryBytes = 1024 * 1024;
+    public const int MaxEntryBytes = RunJournal.MaxEntryBytes;
 
     /// <summary>
     /// A sleep at least this long first commits the calls made so far: it is where a run is most
@@ -38,6 +38,7 @@ internal sealed class DurableHostModule(TimeProvider time, IOptions<DurableOptio
         linker.DefineFunction(ModuleName, "random_bytes", new CallerFunc<int, int, int>(RandomBytes));
         linker.DefineFunction(ModuleName, "sleep_ms", new CallerFunc<long, int>(SleepMs));
         linker.DefineFunction(ModuleName, "log", new CallerAction<int, int, int>(Log));
+        DefineCalls(linker);
     }
 
     public void Prepare(RunContext context, Module module)
