@@ -26,6 +26,7 @@ internal sealed partial class JobStateMachine(
     private static readonly TimeSpan MaxRetryDelay = TimeSpan.FromSeconds(5);
 
     private readonly CancellationTokenSource _lifetime = new();
+    private int _disposed;
     private long _appliedIndex;
     private long _lastSnapshotIndex;
     private long _bytesSinceSnapshot;
@@ -297,6 +298,13 @@ internal sealed partial class JobStateMachine(
 
     public async ValueTask DisposeAsync()
     {
+        // May be disposed more than once on shutdown (the in-process host of TraceTests does):
+        // a second call must not touch the disposed token source.
+        if (Interlocked.Exchange(ref _disposed, 1) == 1)
+        {
+            return;
+        }
+
         await _lifetime.CancelAsync().ConfigureAwait(false);
         if (_snapshotting is { } running)
         {
