@@ -298,9 +298,8 @@ internal sealed partial class JobStateMachine(
 
     public async ValueTask DisposeAsync()
     {
-        // May be disposed more than once on shutdown (the in-process host of TraceTests does):
-        // a second call must not touch the disposed token source.
-        if (Interlocked.Exchange(ref _disposed, 1) == 1)
+        // Disposed twice on shutdown (the write-ahead log disposes its state machine, then RaftNode does).
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
         {
             return;
         }
