@@ -5,7 +5,7 @@ using Flotilla.Client;
 
 namespace Flotilla.Cluster.Tests;
 
-/// <summary>Durable workflows on three real node processes: the C SDK sample, its journal replicated and replayed.</summary>
+/// <summary>Durable workflows on three real node processes: the SDKs' samples, their journal replicated and replayed.</summary>
 public sealed class DurableWorkflowTests : IAsyncLifetime
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(90);
@@ -17,13 +17,16 @@ public sealed class DurableWorkflowTests : IAsyncLifetime
         n.Settings["Worker:LeaseMs"] = "2000";
     });
 
+    /// <summary>The same <c>lucky</c> workflow built with each SDK (registered as <c>lucky-&lt;language&gt;</c>).</summary>
+    public static TheoryData<string> Languages => new() { "c", "rust", "assemblyscript" };
+
     public async Task InitializeAsync()
     {
         await _cluster.StartAsync();
-        using var module = new ByteArrayContent(await File.ReadAllBytesAsync(Path.Combine(AppContext.BaseDirectory, "Sdk", "lucky.wasm")));
-        module.Headers.ContentType = new MediaTypeHeaderValue("application/wasm");
-        using var response = await _cluster.Nodes[0].Http.PutAsync("workflows/lucky", module);
-        Assert.True(response.IsSuccessStatusCode, await response.Content.ReadAsStringAsync());
+        foreach (var language in Languages)
+        {
+            await RegisterAsync($"lucky-{language}", Path.Combine("Sdk", language, "lucky.wasm"));
+        }
     }
 
     public async Task DisposeAsync() => await _cluster.DisposeAsync();
@@ -31,7 +34,7 @@ public sealed class DurableWorkflowTests : IAsyncLifetime
     [Fact]
     public async Task AFailedDurableAttemptIsReplayedWithTheSameRandomBytesAndTime()
     {
-        var job = await TestCluster.SubmitAsync(_cluster.Nodes[1], new { workflow = "lucky", payload = new { fail_first = true }, max_attempts = 3 });
+        var job = await TestCluster.SubmitAsync(_cluster.Nodes[1], new { workflow = "lucky-c", payload = new { fail_first = true }, max_attempts = 3 });
 
         var done = await WaitForAsync(job.JobId, JobStatus.Completed);
 
@@ -59,7 +62,7 @@ public sealed class DurableWorkflowTests : IAsyncLifetime
     [Fact]
     public async Task ADurableJobThatDivergesFromItsJournalFailsForGood()
     {
-        var job = await TestCluster.SubmitAsync(_cluster.Nodes[2], new { workflow = "lucky", payload = new { diverge = true }, max_attempts = 5 });
+        var job = await TestCluster.SubmitAsync(_cluster.Nodes[2], new { workflow = "lucky-c", payload = new { diverge = true }, max_attempts = 5 });
 
         var failed = await WaitForAsync(job.JobId, JobStatus.Failed);
 
@@ -69,10 +72,11 @@ public sealed class DurableWorkflowTests : IAsyncLifetime
         Assert.Equal(HttpStatusCode.NotFound, unknown.StatusCode);
     }
 
-    [Fact]
-    public async Task ADurableJobWhoseNodeDiesDuringASleepIsReplayedOnAnotherNode()
+    [Theory]
+    [MemberData(nameof(Languages))]
+    public async Task ADurableJobWhoseNodeDiesDuringASleepIsReplayedOnAnotherNode(string language)
     {
-        var job = await TestCluster.SubmitAsync(_cluster.Nodes[0], new { workflow = "lucky", payload = new { sleep_ms = 6000 }, max_attempts = 3 });
+        var job = await TestCluster.SubmitAsync(_cluster.Nodes[0], new { workflow = $"lucky-{language}", payload = new { sleep_ms = 6000 }, max_attempts = 3 });
         // A sleep of a second or more commits the calls before it: wait for them, then kill the node.
         await _cluster.WaitForAsync(
             async () => (await GetJournalAsync(_cluster.Nodes[0], job.JobId)).GetProperty("entries").GetArrayLength() == 4,
@@ -95,8 +99,21 @@ public sealed class DurableWorkflowTests : IAsyncLifetime
         // The time was read before the kill: a live read on the second attempt would be later.
         Assert.True(done.Result!.Value.GetProperty("now_ms").GetInt64() < killedAt, $"now_ms {done.Result.Value.GetProperty("now_ms")} is not before the kill at {killedAt}");
         var entries = (await GetJournalAsync(survivor, job.JobId)).GetProperty("entries").EnumerateArray().ToArray();
-        Assert.Equal(4, entries.Length); // the second attempt replayed them all and added none
+        // The second attempt replayed them all and added none.
+        Assert.Equal(["random_bytes", "now_ms", "clock_time_get", "sleep_ms"], entries.Select(e => e.GetProperty("kind").GetString()));
         Assert.All(entries, e => Assert.Equal(1, e.GetProperty("attempt").GetInt32()));
+        Assert.Equal(2, done.Result.Value.GetProperty("attempt").GetInt32());
+        Assert.Matches("^[0-9a-f]{16}$", done.Result.Value.GetProperty("lucky").GetString());
+        // The journaled clock call was made when the guest read the time it reports.
+        Assert.InRange(entries[1].GetProperty("at").GetInt64() - done.Result.Value.GetProperty("now_ms").GetInt64(), -1000, 1000);
+    }
+
+    private async Task RegisterAsync(string name, string file)
+    {
+        using var module = new ByteArrayContent(await File.ReadAllBytesAsync(Path.Combine(AppContext.BaseDirectory, file)));
+        module.Headers.ContentType = new MediaTypeHeaderValue("application/wasm");
+        using var response = await _cluster.Nodes[0].Http.PutAsync($"workflows/{name}", module);
+        Assert.True(response.IsSuccessStatusCode, await response.Content.ReadAsStringAsync());
     }
 
     private async Task<Job> WaitForAsync(string jobId, JobStatus status)
