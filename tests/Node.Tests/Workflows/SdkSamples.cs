@@ -12,5 +12,8 @@ internal static class SdkSamples
     public static TheoryData<string> HttpLanguages => new() { "rust", "assemblyscript" };
 
     public static byte[] Lucky(string language, bool http = false) =>
-        File.ReadAllBytes(Path.Combine(AppContext.BaseDirectory, "Sdk", language, http ? "lucky_http.wasm" : "lucky.wasm"));
+        File.ReadAllBytes(Path.Combine(AppContext.BaseDirectory, PathOf(language, http ? "lucky_http.wasm" : "lucky.wasm")));
+
+    // The C samples are copied to Sdk/ itself (where the older tests look), the others to Sdk/<language>/.
+    private static string PathOf(string language, string name) => language == "c" ? Path.Combine("Sdk", name) : Path.Combine("Sdk", language, name);
 }
