@@ -213,14 +213,15 @@ internal sealed partial class JobStateMachine(
         }
     }
 
-    // A snapshot copies the whole database, so it is taken when the log since the last one has
-    // grown by as much as a snapshot costs (at least Cluster:SnapshotBytes), or after
-    // Cluster:SnapshotEvery entries: its cost stays proportional to the writes, however large
-    // the store. (Every 1,000 entries, as before, meant a full copy every second under load.)
+    // A snapshot copies the whole database (beside apply, a page copy), so it is taken when the
+    // log since the last one has grown by Cluster:SnapshotBytes or by a quarter of the last
+    // snapshot, whichever is more, or after Cluster:SnapshotEvery entries: copying stays within
+    // a few times the bytes written, however large the store. The log until then is mapped in
+    // memory (it counts in the node's RSS), so it is not left to grow to the store's size.
     private bool SnapshotDue(long index, long bytes)
     {
         _bytesSinceSnapshot += bytes;
-        if (index - _lastSnapshotIndex < snapshotEvery && _bytesSinceSnapshot < Math.Max(snapshotBytes, _lastSnapshotSize))
+        if (index - _lastSnapshotIndex < snapshotEvery && _bytesSinceSnapshot < Math.Max(snapshotBytes, _lastSnapshotSize / 4))
         {
             return false;
         }

@@ -53,6 +53,7 @@ internal static class NodeExtensions
             .PostConfigure<IOptions<ClusterOptions>>((o, cluster) =>
                 o.CacheDirectory ??= Path.Combine(Path.GetFullPath(cluster.Value.DataDir), "module-cache"));
         // Durable workflows: the `flotilla` imports, journaled (see Workflows/Durable).
+        Workflows.Durable.HttpCalls.AddTo(services);
         services.AddSingleton<IHostModule, Workflows.Durable.DurableHostModule>();
         services.AddSingleton<WasmRunner>();
         services.AddSingleton<FlotillaTelemetry>();

@@ -157,7 +157,7 @@ internal sealed partial class JobStore
         CancelJob c => Cancel(c, now),
         RescueExpiredLeases => Rescue(now),
         PurgeFinishedJobs c => Purge(c, now),
-        AppendJournal c => AppendToJournal(c),
+        AppendJournal c => AppendToJournal(c, now),
         RegisterWorkflow c => Register(c, now),
         ClaimJobs c => Claim(c, now),
         CompleteJob c => Complete(c, now),

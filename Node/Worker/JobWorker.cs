@@ -256,6 +256,7 @@ internal sealed partial class JobWorker(
         NoteRunTime(watch.Elapsed.TotalMilliseconds);
         telemetry.RunTime.Record(watch.Elapsed.TotalMilliseconds, tags);
 
+        activity?.SetTag("flotilla.journal.replayed", journal.Replayed);
         activity?.SetTag("flotilla.job.outcome", held.Revoked ? "revoked" : outcome.Succeeded ? "completed" : "failed");
         if (!outcome.Succeeded)
         {
@@ -271,7 +272,6 @@ internal sealed partial class JobWorker(
             return;
         }
 
-        activity?.SetTag("flotilla.journal.replayed", journal.Replayed);
         held.Journal = ToAppend(job, node.NodeId, journal);
         (outcome.Succeeded ? telemetry.Completed : telemetry.Failed).Add(1, tags);
         var kind = journal.Failure is not null ? OutcomeKind.FailedPermanently : outcome.Succeeded ? OutcomeKind.Completed : OutcomeKind.Failed;

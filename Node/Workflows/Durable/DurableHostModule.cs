@@ -10,12 +10,12 @@ namespace Flotilla.Node.Workflows.Durable;
 /// randomness go through the run's <see cref="RunJournal"/> (<see cref="WorkflowRun.Journal"/>),
 /// so a later attempt replays them. Other guests run exactly as before: nothing is loaded for them.
 /// </summary>
-internal sealed class DurableHostModule(TimeProvider time) : IHostModule
+internal sealed partial class DurableHostModule(TimeProvider time) : IHostModule
 {
     public const string ModuleName = "flotilla";
 
     /// <summary>The largest single response the journal keeps (<c>random_bytes</c> beyond it answers -2).</summary>
-    public const int MaxEntryBytes = 1024 * 1024;
+    public const int MaxEntryBytes = RunJournal.MaxEntryBytes;
 
     /// <summary>
     /// A sleep at least this long first commits the calls made so far: it is where a run is most
@@ -33,6 +33,7 @@ internal sealed class DurableHostModule(TimeProvider time) : IHostModule
         linker.DefineFunction(ModuleName, "random_bytes", new CallerFunc<int, int, int>(RandomBytes));
         linker.DefineFunction(ModuleName, "sleep_ms", new CallerFunc<long, int>(SleepMs));
         linker.DefineFunction(ModuleName, "log", new CallerAction<int, int, int>(Log));
+        DefineCalls(linker);
     }
 
     public void Prepare(RunContext context, Module module)
