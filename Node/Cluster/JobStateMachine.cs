@@ -26,6 +26,7 @@ internal sealed partial class JobStateMachine(
     private static readonly TimeSpan MaxRetryDelay = TimeSpan.FromSeconds(5);
 
     private readonly CancellationTokenSource _lifetime = new();
+    private int _disposed;
     private long _appliedIndex;
     private long _lastSnapshotIndex;
     private long _bytesSinceSnapshot;
@@ -297,6 +298,12 @@ internal sealed partial class JobStateMachine(
 
     public async ValueTask DisposeAsync()
     {
+        // Disposed twice on shutdown (the write-ahead log disposes its state machine, then RaftNode does).
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
         await _lifetime.CancelAsync().ConfigureAwait(false);
         if (_snapshotting is { } running)
         {

@@ -158,6 +158,7 @@ internal sealed partial class JobStore
         RescueExpiredLeases => Rescue(now),
         PurgeFinishedJobs c => Purge(c, now),
         AppendJournal c => AppendToJournal(c, now),
+        PurgeModules => PurgeUnusedModules(),
         RegisterWorkflow c => Register(c, now),
         ClaimJobs c => Claim(c, now),
         CompleteJob c => Complete(c, now),

@@ -14,12 +14,17 @@ internal sealed partial class JobStore
             return new Rejected("append_journal: job id, node and entries are required");
         }
 
+        // The command carries the assignment's token (attempts + parks); the journal shows the
+        // attempt itself, which a park does not change.
+        int attempt;
         using (var fence = Write(Schema.JobFence).With("$job_id", command.JobId).With("$node", command.Node).With("$attempt", command.Attempt).ExecuteReader())
         {
             if (!fence.Read())
             {
                 return new Rejected(string.Create(CultureInfo.InvariantCulture, $"append_journal: {command.Node} attempt {command.Attempt} does not hold job {command.JobId}"));
             }
+
+            attempt = fence.GetInt32(0);
         }
 
         var last = (long)Write(Schema.JournalMaxSeq).With("$job_id", command.JobId).ExecuteScalar()!;
@@ -34,7 +39,7 @@ internal sealed partial class JobStore
 
             if (entry.Seq <= last)
             {
-                switch (StoredAt(command, entry))
+                switch (StoredAt(command, entry, attempt))
                 {
                     case Stored.Same:
                         continue;
@@ -47,7 +52,7 @@ internal sealed partial class JobStore
                             .With("$job_id", command.JobId)
                             .With("$seq", entry.Seq)
                             .With("$response", entry.Response)
-                            .With("$attempt", command.Attempt)
+                            .With("$attempt", attempt)
                             .ExecuteNonQuery();
                         bytes = null;
                         appended++;
@@ -90,7 +95,7 @@ internal sealed partial class JobStore
                 .With("$response", entry.Response)
                 .With("$state", entry.State == JournalState.Intent ? "intent" : "done")
                 .With("$at", entry.At)
-                .With("$attempt", command.Attempt)
+                .With("$attempt", attempt)
                 .ExecuteNonQuery();
             bytes += size;
             last = entry.Seq;
@@ -112,7 +117,7 @@ internal sealed partial class JobStore
     // An entry at a seq the journal has: the same proposal applied again (same request, same
     // attempt, nothing new), a side effect's result for its intent (any attempt holding the claim:
     // a replay may re-send it), or a conflict.
-    private Stored StoredAt(AppendJournal command, JournalEntry entry)
+    private Stored StoredAt(AppendJournal command, JournalEntry entry, int attempt)
     {
         using var stored = Write(Schema.JournalGetHash).With("$job_id", command.JobId).With("$seq", entry.Seq).ExecuteReader();
         if (!stored.Read() || stored.GetString(0) != entry.RequestHash)
@@ -126,7 +131,7 @@ internal sealed partial class JobStore
             return Stored.IntentNowDone;
         }
 
-        return stored.GetInt32(1) == command.Attempt ? Stored.Same : Stored.Different;
+        return stored.GetInt32(1) == attempt ? Stored.Same : Stored.Different;
     }
 
     // Not a Rejected (that would roll the failure back): the job is failed and its guest revoked.

@@ -12,12 +12,13 @@ internal sealed partial class JobWorker
     private RunJournal NewJournal(Job job, CancellationToken token) => new(() => ToHostCalls(store.GetJournal(job.JobId)))
     {
         Committer = calls => CommitJournalAsync(job, calls, token),
+        CanPark = true,
     };
 
     // A commit during the run (before a long sleep): alone in its entry, fenced like the rest.
     private async Task CommitJournalAsync(Job job, IReadOnlyList<HostCall> calls, CancellationToken token)
     {
-        var append = new AppendJournal(job.JobId, node.NodeId, job.Attempts, [.. calls.Select(ToEntry)]);
+        var append = new AppendJournal(job.JobId, node.NodeId, job.Fence, [.. calls.Select(ToEntry)]);
         var proposed = await proposer.ProposeAsync([append], 0, token, readYourWrites: false).ConfigureAwait(false);
         switch (proposed.Results[0])
         {
@@ -40,7 +41,7 @@ internal sealed partial class JobWorker
     /// <summary>The live calls of a durable run not committed yet, to be appended ahead of its outcome; null when there are none.</summary>
     internal static AppendJournal? ToAppend(Job job, string nodeId, RunJournal journal) =>
         journal.Opened && journal.Pending is { Count: > 0 } pending
-            ? new AppendJournal(job.JobId, nodeId, job.Attempts, [.. pending.Select(ToEntry)])
+            ? new AppendJournal(job.JobId, nodeId, job.Fence, [.. pending.Select(ToEntry)])
             : null;
 
     private static JournalEntry ToEntry(HostCall call) =>

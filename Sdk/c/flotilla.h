@@ -59,7 +59,10 @@ static inline int32_t flotilla_random_bytes(void *buffer, size_t len)
 }
 
 /* Sleeps ms milliseconds. Journaled as the absolute wake-up time: a replay after it returns at
- * once. The sleep counts against the job's timeout. FLOTILLA_OK when the time has passed. */
+ * once. A sleep of at least the node's Durable:ParkThresholdMs (default 5 s) parks the job: the
+ * guest is stopped, its slot freed, and the job replayed on any node after the wake-up (not an
+ * attempt, not counted against the timeout). A shorter sleep waits in place and counts against
+ * the job's timeout. FLOTILLA_OK when the time has passed. */
 static inline int32_t flotilla_sleep_ms(int64_t ms) { return __flotilla_sleep_ms(ms); }
 
 /* A log line on the job's trace span; not journaled, and not repeated while a retry replays. */

@@ -115,12 +115,63 @@ internal static class FlotillaScenarios
 
         await SnapshotsAsync(cluster, report);
 
+        if (options.Runs("durable"))
+        {
+            await DurableVersusPlainAsync(cluster, api, leader, options, report);
+        }
+
         await PickupAsync(leader, "leader", options, report);
         await PickupAsync(follower, "follower", options, report);
         await FailoverAsync(cluster, leader, report);
     }
 
-    private static async Task<TimeSpan> RunJobsAsync(ApiProcess api, NodeProcess leader, int total, Report report, bool quiet)
+    /// <summary>The durable section alone (<c>--only durable</c>): its own cluster and Api.</summary>
+    public static async Task DurableAsync(BenchOptions options, Report report)
+    {
+        report.Progress("durable: starting 3 nodes and the Api");
+        await using var cluster = TestCluster.Create();
+        await cluster.StartAsync();
+        await using var api = await ApiProcess.StartAsync(cluster.Nodes);
+        await WaitForApiAsync(api);
+        var leader = cluster[await cluster.WaitForAgreedLeaderAsync(cluster.Nodes, TimeSpan.FromSeconds(30))];
+        await DurableVersusPlainAsync(cluster, api, leader, options, report);
+    }
+
+    // What journaling costs: two no-op guests that differ only in one flotilla.now_ms call (which
+    // makes a guest durable: its journal is read before the run and written with its outcome),
+    // each run end to end in the same cluster, one after the other, warmed up first.
+    private static async Task DurableVersusPlainAsync(TestCluster cluster, ApiProcess api, NodeProcess leader, BenchOptions options, Report report)
+    {
+        await RegisterAsync(api, "noop-plain", DurableNoOps.Plain);
+        await RegisterAsync(api, "noop-durable", DurableNoOps.Durable);
+        var processes = cluster.Nodes.Select(n => n.ProcessId!.Value).Append(api.ProcessId!.Value).ToArray();
+        foreach (var workflow in new[] { "noop-plain", "noop-durable" })
+        {
+            await RunJobsAsync(api, leader, Math.Min(2000, options.Jobs), report, quiet: true, workflow);
+        }
+
+        foreach (var (workflow, label) in new[] { ("noop-plain", "plain"), ("noop-durable", "durable") })
+        {
+            report.Progress($"durable: {options.Jobs} {label} no-op jobs");
+            var cpuBefore = ProcessStats.CpuTime(processes);
+            var watch = Stopwatch.StartNew();
+            await RunJobsAsync(api, leader, options.Jobs, report, quiet: false, workflow);
+            watch.Stop();
+            var cpu = ProcessStats.CpuTime(processes) - cpuBefore;
+            report.Add($"{label} no-op end-to-end", options.Jobs / watch.Elapsed.TotalSeconds, "jobs/s");
+            report.Add($"{label} no-op cpu per job (3 nodes + api)", cpu.TotalMicroseconds / options.Jobs, "µs");
+        }
+    }
+
+    private static async Task RegisterAsync(ApiProcess api, string name, byte[] module)
+    {
+        using var content = new ByteArrayContent(module);
+        content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/wasm");
+        using var response = await api.Http.PutAsync($"workflows/{name}", content);
+        response.EnsureSuccessStatusCode();
+    }
+
+    private static async Task<TimeSpan> RunJobsAsync(ApiProcess api, NodeProcess leader, int total, Report report, bool quiet, string workflow = "echo")
     {
         var watch = Stopwatch.StartNew();
         var chunks = Enumerable.Range(0, total).Chunk(BatchSize).ToArray();
@@ -130,7 +181,7 @@ internal static class FlotillaScenarios
             int i;
             while ((i = Interlocked.Increment(ref next)) < chunks.Length)
             {
-                var batch = chunks[i].Select(n => new { workflow = "echo", payload = new { n } }).ToArray();
+                var batch = chunks[i].Select(n => new { workflow, payload = new { n } }).ToArray();
                 using var response = await api.Http.PostAsJsonAsync("jobs/batch", batch, FlotillaJson.Options);
                 response.EnsureSuccessStatusCode();
             }

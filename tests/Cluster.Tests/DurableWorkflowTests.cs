@@ -25,6 +25,8 @@ public sealed class DurableWorkflowTests : IAsyncLifetime
             n.Settings["Worker:Slots"] = "2";
             n.Settings["Worker:LeaseMs"] = "2000";
             n.Settings["Durable:HttpAllow"] = $"127.0.0.1:{_server.Port}";
+            // The sleeps here wait in place (parking has its own tests: DurableTimerTests).
+            n.Settings["Durable:ParkThresholdMs"] = "60000";
         });
 
     /// <summary>The SDKs whose <c>lucky</c> sample has a build with its HTTP part (<c>lucky_http.wasm</c>).</summary>

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using Microsoft.Extensions.Options;
 using Wasmtime;
 
 namespace Flotilla.Node.Workflows.Durable;
@@ -16,8 +17,8 @@ internal sealed partial class DurableHostModule
     private readonly HttpCalls? _http;
 
     /// <summary>With outbound HTTP; without it every <c>http</c> call is denied (-4).</summary>
-    public DurableHostModule(TimeProvider time, HttpCalls http)
-        : this(time) => _http = http;
+    public DurableHostModule(TimeProvider time, HttpCalls http, IOptions<DurableOptions>? options = null)
+        : this(time, options) => _http = http;
 
     private void DefineCalls(Linker linker)
     {

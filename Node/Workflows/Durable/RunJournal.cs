@@ -73,6 +73,19 @@ internal sealed class RunJournal(Func<IReadOnlyList<HostCall>> load)
     /// <summary>Why the run must fail for good (nondeterminism, journal limit); null while it may go on.</summary>
     public string? Failure { get; private set; }
 
+    /// <summary>True when the run belongs to a job that can be parked (a long sleep frees its slot); else sleeps wait in place.</summary>
+    public bool CanPark { get; init; }
+
+    /// <summary>Set when the guest parked: the wake-up time (Unix ms) the job is due again at.</summary>
+    public long? ParkedUntil { get; private set; }
+
+    /// <summary>Parks the run until <paramref name="wakeAt"/>: the returned exception, thrown, stops the guest.</summary>
+    public GuestParkedException Park(long wakeAt)
+    {
+        ParkedUntil = wakeAt;
+        return new GuestParkedException(wakeAt);
+    }
+
     /// <summary>Loads the committed history; called before the guest starts.</summary>
     public void Open()
     {
