@@ -90,8 +90,11 @@ export function randomBytes(length: i32): Uint8Array {
 
 /**
  * Sleeps `milliseconds`. Journaled as the absolute wake-up time: a replay after it returns at
- * once, one before it sleeps only what is left. The sleep counts against the job's timeout; a
- * sleep of 1 s or more first commits the calls made so far.
+ * once, one before it sleeps only what is left. A sleep of the node's Durable:ParkThresholdMs
+ * (default 5 s) or more parks the job: the guest stops here, its slot is freed, and at the
+ * wake-up time any node runs it again, replaying the journal up to this call, which then
+ * returns. A shorter one waits in place (counting against the job's timeout); one of 1 s or
+ * more first commits the calls made so far.
  */
 export function sleep(milliseconds: i64): void {
   const code = flotilla_sleep_ms(milliseconds < 0 ? 0 : milliseconds);

@@ -127,8 +127,11 @@ pub fn random(buffer: &mut [u8]) {
 }
 
 /// Sleeps for `duration` (rounded up to whole milliseconds). Journaled as the absolute wake-up
-/// time: a replay after it returns at once, one before it sleeps only what is left. The sleep
-/// counts against the job's timeout; a sleep of 1 s or more first commits the calls made so far.
+/// time: a replay after it returns at once, one before it sleeps only what is left. A sleep of
+/// the node's `Durable:ParkThresholdMs` (default 5 s) or more parks the job: the guest stops here,
+/// its slot is freed, and at the wake-up time any node runs it again, replaying the journal up to
+/// this call, which then returns. A shorter one waits in place (counting against the job's
+/// timeout); one of 1 s or more first commits the calls made so far.
 pub fn sleep(duration: Duration) {
     let ms = duration.as_millis() + u128::from(duration.subsec_nanos() % 1_000_000 != 0);
     let ms = i64::try_from(ms).unwrap_or(i64::MAX);
