@@ -6,6 +6,7 @@ using Flotilla.Node.Store;
 using Flotilla.Node.Telemetry;
 using Flotilla.Node.Worker;
 using Flotilla.Node.Workflows;
+using Flotilla.Node.Workflows.Durable;
 using Microsoft.Extensions.Options;
 
 namespace Flotilla.Node.Extensions;
@@ -53,12 +54,7 @@ internal static class NodeExtensions
             .PostConfigure<IOptions<ClusterOptions>>((o, cluster) =>
                 o.CacheDirectory ??= Path.Combine(Path.GetFullPath(cluster.Value.DataDir), "module-cache"));
         // Durable workflows: the `flotilla` imports, journaled (see Workflows/Durable).
-        services.AddOptions<Workflows.Durable.DurableOptions>()
-            .Bind(builder.Configuration.GetSection(Workflows.Durable.DurableOptions.Section))
-            .Validate(o => o.ParkThresholdMs > 0, "Durable:ParkThresholdMs must be positive.")
-            .ValidateOnStart();
-        Workflows.Durable.HttpCalls.AddTo(services);
-        services.AddSingleton<IHostModule, Workflows.Durable.DurableHostModule>();
+        services.AddDurableWorkflows();
         services.AddSingleton<WasmRunner>();
         services.AddSingleton<FlotillaTelemetry>();
         services.AddHostedService<JobWorker>();

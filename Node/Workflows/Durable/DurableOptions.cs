@@ -11,4 +11,13 @@ internal sealed class DurableOptions
     /// in place (and count against the run's timeout).
     /// </summary>
     public long ParkThresholdMs { get; set; } = 5_000;
+
+    /// <summary>
+    /// Comma-separated <c>host</c> (any port) or <c>host:port</c> entries that guests may call;
+    /// empty denies every call (-4).
+    /// </summary>
+    public string? HttpAllow { get; set; }
+
+    /// <summary>How long one outbound call may take before it counts as failed (-3); the run's own deadline still applies.</summary>
+    public int HttpTimeoutMs { get; set; } = 30_000;
 }

@@ -11,30 +11,12 @@ namespace Flotilla.Node.Workflows.Durable;
 /// hosts <c>Durable:HttpAllow</c> names only. Every request carries
 /// <c>Idempotency-Key: &lt;job_id&gt;:&lt;seq&gt;</c>.
 /// </summary>
-internal sealed class HttpCalls(IHttpClientFactory clients, IOptions<DurableHttpOptions> options)
+internal sealed class HttpCalls(IHttpClientFactory clients, IOptions<DurableOptions> options)
 {
     public const string ClientName = "flotilla-durable-http";
     public const string IdempotencyHeader = "Idempotency-Key";
 
     private readonly HttpAllowList _allow = new(options.Value.HttpAllow);
-
-    /// <summary>Registers the named client: no resilience handler (a retried POST is a repeated side effect), no redirects (they could leave the allow list).</summary>
-    public static void AddTo(IServiceCollection services)
-    {
-        services.AddOptions<DurableHttpOptions>()
-            .BindConfiguration(DurableHttpOptions.Section)
-            .Validate(o => o.HttpTimeoutMs > 0, "Durable:HttpTimeoutMs must be positive.")
-            .ValidateOnStart();
-#pragma warning disable EXTEXP0001 // The one way to opt a client out of ServiceDefaults' standard resilience (marked experimental in 10.x).
-        services.AddHttpClient(ClientName, (sp, client) =>
-            {
-                client.Timeout = TimeSpan.FromMilliseconds(sp.GetRequiredService<IOptions<DurableHttpOptions>>().Value.HttpTimeoutMs);
-            })
-            .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler { AllowAutoRedirect = false, UseCookies = false })
-            .RemoveAllResilienceHandlers();
-#pragma warning restore EXTEXP0001
-        services.AddSingleton<HttpCalls>();
-    }
 
     public bool Allows(Uri url) => _allow.Allows(url);
 

@@ -333,7 +333,7 @@ public sealed class DurableCallTests : IAsyncLifetime
     {
         var services = new ServiceCollection();
         services.AddSingleton<IConfiguration>(new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?> { ["Durable:HttpAllow"] = allow }).Build());
-        HttpCalls.AddTo(services);
+        services.AddDurableWorkflows();
         var provider = services.BuildServiceProvider();
         _services.Add(provider);
         return _runners.Open(hostModules: new DurableHostModule(TimeProvider.System, provider.GetRequiredService<HttpCalls>()));
