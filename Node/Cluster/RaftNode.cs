@@ -200,7 +200,17 @@ internal sealed partial class RaftNode(
         }
 
         Cluster = new RaftCluster(configuration) { AuditTrail = _log };
-        Cluster.LeaderChanged += (_, leader) => LogLeaderChanged(leader?.EndPoint.ToString() ?? "none");
+        Cluster.LeaderChanged += (_, leader) =>
+        {
+            LogLeaderChanged(leader?.EndPoint.ToString() ?? "none");
+
+            // Its Raft log is intact, so a node that cannot apply may win the next election too:
+            // it steps down again for as long as the fault lasts.
+            if (leader is { IsRemote: false } && ApplyFault is { } fault)
+            {
+                StepDownSoon(fault);
+            }
+        };
 
         State = found ? "starting raft" : "joining";
         LogStarting(_options.NodeId, raftEndPoint.ToString(), HttpUrl.ToString(), found);
@@ -226,6 +236,9 @@ internal sealed partial class RaftNode(
         File.WriteAllText(record, size.ToString(System.Globalization.CultureInfo.InvariantCulture));
         return size;
     }
+
+    // From DotNext's leader-changed callback: resign from the thread pool, not inside its transition.
+    private void StepDownSoon(string reason) => _ = Task.Run(() => StepDownAsync(reason));
 
     // A leader that cannot apply cannot answer its proposers: let a healthy node lead.
     private async Task StepDownAsync(string reason)

@@ -186,6 +186,51 @@ internal sealed class NodeProcess : IAsyncDisposable
 
     public string RecentOutput() => _output.ToString();
 
+    /// <summary>
+    /// A real disk fault while the node runs: strace attaches to it and makes every write to its
+    /// SQLite database (and the database's WAL) fail with ENOSPC, as a full disk would. The Raft log
+    /// is untouched. Disposing detaches strace, and the writes succeed again.
+    /// </summary>
+    public async Task<IAsyncDisposable> FailDatabaseWritesAsync()
+    {
+        var pid = ProcessId ?? throw new InvalidOperationException($"{NodeId} is not running.");
+        var database = System.IO.Path.Combine(DataDir, "flotilla.db");
+        var info = new ProcessStartInfo("strace") { RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false };
+        foreach (var arg in new[] { "-f", "-o", "/dev/null", "-p", pid.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            "-P", database, "-P", database + "-wal", "-e", "trace=pwrite64,write,fsync,fdatasync", "-e", "inject=pwrite64,write:error=ENOSPC" })
+        {
+            info.ArgumentList.Add(arg);
+        }
+
+        var strace = Process.Start(info)!;
+        var attached = new TaskCompletionSource();
+        strace.ErrorDataReceived += (_, e) =>
+        {
+            if (e.Data?.Contains("attached", StringComparison.Ordinal) == true)
+            {
+                attached.TrySetResult();
+            }
+        };
+        strace.BeginErrorReadLine();
+        await attached.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        return new Detach(strace);
+    }
+
+    private sealed class Detach(Process strace) : IAsyncDisposable
+    {
+        public async ValueTask DisposeAsync()
+        {
+            // SIGTERM: strace detaches from the node and leaves it running (SIGKILL might not).
+            using (var kill = Process.Start("kill", ["-TERM", strace.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
+            {
+                await kill.WaitForExitAsync();
+            }
+
+            await strace.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(10));
+            strace.Dispose();
+        }
+    }
+
 
     public ValueTask DisposeAsync()
     {
