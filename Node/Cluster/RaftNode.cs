@@ -30,6 +30,7 @@ internal sealed partial class RaftNode(
     private DurableWriteAheadLog? _log;
     private JobStateMachine? _stateMachine;
     private volatile bool _started;
+    private long _leaderSince; // Stopwatch timestamp of taking office; 0 while not leading
 
     public string NodeId => _options.NodeId;
 
@@ -88,6 +89,14 @@ internal sealed partial class RaftNode(
 
     /// <summary>Raft started, log and database loaded, and this node is in the membership.</summary>
     public bool IsMember => _started && Cluster is { } c && c.Members.Any(m => !m.IsRemote);
+
+    /// <summary>
+    /// How long this node has led without interruption, by its monotonic clock; null when it does
+    /// not lead. Lease rescue waits for a full lease of it (see LeaseRescuer).
+    /// </summary>
+    public TimeSpan? TimeInOffice => Interlocked.Read(ref _leaderSince) is var since and not 0 && Cluster?.Leader is { IsRemote: false }
+        ? System.Diagnostics.Stopwatch.GetElapsedTime(since)
+        : null;
 
     /// <summary>Why the node is not a member yet, for /health.</summary>
     public string State { get; private set; } = "starting";
@@ -203,6 +212,7 @@ internal sealed partial class RaftNode(
         Cluster.LeaderChanged += (_, leader) =>
         {
             LogLeaderChanged(leader?.EndPoint.ToString() ?? "none");
+            Interlocked.Exchange(ref _leaderSince, leader is { IsRemote: false } ? System.Diagnostics.Stopwatch.GetTimestamp() : 0);
 
             // Its Raft log is intact, so a node that cannot apply may win the next election too:
             // it steps down again for as long as the fault lasts.

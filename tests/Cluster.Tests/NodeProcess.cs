@@ -65,6 +65,9 @@ internal sealed class NodeProcess : IAsyncDisposable
 
     public string? Join { get; set; }
 
+    /// <summary>The node's hosting environment; <c>Testing</c> honours test-only settings (<c>Testing:ClockOffsetMs</c>).</summary>
+    public string EnvironmentName { get; set; } = "Production";
+
     /// <summary>Extra settings, e.g. <c>Cluster:SnapshotEvery</c>.</summary>
     public Dictionary<string, string> Settings { get; } = [];
 
@@ -129,8 +132,8 @@ internal sealed class NodeProcess : IAsyncDisposable
         info.RedirectStandardOutput = true;
         info.RedirectStandardError = true;
         info.UseShellExecute = false;
-        info.Environment["DOTNET_ENVIRONMENT"] = "Production";
-        info.Environment["ASPNETCORE_ENVIRONMENT"] = "Production";
+        info.Environment["DOTNET_ENVIRONMENT"] = EnvironmentName;
+        info.Environment["ASPNETCORE_ENVIRONMENT"] = EnvironmentName;
         info.Environment.Remove("OTEL_EXPORTER_OTLP_ENDPOINT");
 
         var process = new Process { StartInfo = info, EnableRaisingEvents = true };
