@@ -143,6 +143,14 @@ public sealed class FlotillaClient
         }
     }
 
+    /// <summary>A durable job's journal (its host calls, in order), or null when there is no such job.</summary>
+    public async Task<JournalView?> GetJournalAsync(string jobId, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(jobId);
+        using var response = await SendAsync(HttpMethod.Get, JobPath(jobId) + "/journal", null, cancellationToken).ConfigureAwait(false);
+        return response.StatusCode == HttpStatusCode.NotFound ? null : await ReadAsync<JournalView>(response, cancellationToken).ConfigureAwait(false);
+    }
+
     /// <summary>Cancels a pending or running job; a 409 <see cref="FlotillaException"/> if it had already finished.</summary>
     public async Task<Job> CancelAsync(string jobId, CancellationToken cancellationToken = default)
     {

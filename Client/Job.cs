@@ -30,6 +30,14 @@ namespace Flotilla.Client;
 /// The W3C trace id of the request that submitted it: its claim and runs are spans of that
 /// trace. Absent (not null) for a job submitted outside any trace.
 /// </param>
+/// <param name="Parks">
+/// How often a durable workflow parked in a long sleep (pending until its wake-up, its slot
+/// freed; not an attempt). Absent while 0.
+/// </param>
+/// <param name="ModuleSha256">
+/// The SHA-256 of the module version the job runs: the one its workflow named when it was
+/// submitted, whatever is registered under that name later. Absent for a job stored before pinning.
+/// </param>
 public sealed record Job(
     string JobId,
     JobStatus Status,
@@ -50,7 +58,9 @@ public sealed record Job(
     string? IdempotencyKey,
     int? TimeoutMs,
     DateTimeOffset? StartedAt = null,
-    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? TraceId = null)
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? TraceId = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] int Parks = 0,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? ModuleSha256 = null)
 {
     /// <summary>True once the job is completed, failed or cancelled: it will not change again.</summary>
     [JsonIgnore]

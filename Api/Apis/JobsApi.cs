@@ -28,6 +28,7 @@ internal static class JobsApi
         api.MapGet("/jobs/counts", CountAsync).RequireAuthorization(ApiScopes.JobsRead);
         api.MapGet("/jobs/{id}", GetAsync).ProducesProblem(StatusCodes.Status404NotFound).RequireAuthorization(ApiScopes.JobsRead);
         api.MapGet("/jobs", ListAsync).RequireAuthorization(ApiScopes.JobsRead);
+        api.MapGet("/jobs/{id}/journal", GetJournalAsync).ProducesProblem(StatusCodes.Status404NotFound).RequireAuthorization(ApiScopes.JobsRead);
         api.MapPost("/jobs/{id}/cancel", CancelAsync).ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict).RequireAuthorization(ApiScopes.JobsWrite).RequireRateLimiting(WriteRateLimitExtensions.Policy);
         return api;
     }
@@ -133,6 +134,16 @@ internal static class JobsApi
         var answer = await nodes.ReadAsync(path, TimeSpan.FromMilliseconds(waitMs ?? 0), token);
         return answer.Status == HttpStatusCode.OK
             ? TypedResults.Ok(answer.Read<Job>())
+            : NodeResults.Problem(answer, response);
+    }
+
+    /// <summary>A durable job's journal, as the node that answers has applied it.</summary>
+    private static async Task<Results<Ok<JournalView>, ProblemHttpResult>> GetJournalAsync(
+        string id, string? consistency, HttpResponse response, NodeClient nodes, CancellationToken token)
+    {
+        var answer = await nodes.ReadAsync($"jobs/{Uri.EscapeDataString(id)}/journal{Query(("consistency", consistency))}", token);
+        return answer.Status == HttpStatusCode.OK
+            ? TypedResults.Ok(answer.Read<JournalView>())
             : NodeResults.Problem(answer, response);
     }
 

@@ -39,8 +39,8 @@ internal sealed class ClusterOptions
     public int SnapshotEvery { get; set; } = 100_000;
 
     /// <summary>
-    /// ... or once the entries applied since the last snapshot hold this many bytes, or as many
-    /// as the last snapshot had, whichever is more (so snapshot work grows with writes, not history).
+    /// ... or once the entries applied since the last snapshot hold this many bytes, or a quarter
+    /// of the last snapshot's, whichever is more (so snapshot work grows with writes, not history).
     /// </summary>
     public long SnapshotBytes { get; set; } = 64L * 1024 * 1024;
 

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Text.Json;
 using DotNext.IO;
 using DotNext.Net.Cluster.Consensus.Raft.StateMachine;
@@ -10,15 +11,28 @@ namespace Flotilla.Node.Cluster;
 /// writes snapshots of it for log compaction, and installs snapshots sent by the leader.
 /// It only applies, persists and restores; proposing lives in <see cref="Proposer"/>.
 /// </summary>
+/// <remarks>
+/// Snapshots do not stop apply. DotNext's <c>SimpleStateMachine</c> makes the next apply wait
+/// for the whole snapshot (seconds for a large store, during which no job is assigned or
+/// acknowledged); here the state is pinned by a read transaction at the snapshot's index (one
+/// read on the apply path) and copied in the background. The log learns of the snapshot when
+/// the copy is on disk, and compacts up to it then. Snapshot files keep DotNext's layout
+/// (<c>snapshots/{index}-{term}</c>, the database file itself), so existing data folders open.
+/// </remarks>
 internal sealed partial class JobStateMachine(
     DirectoryInfo snapshotDir, DirectoryInfo scratchDir, JobStore store, int snapshotEvery, long snapshotBytes, ILogger<JobStateMachine> logger)
-    : SimpleStateMachine(snapshotDir)
+    : IStateMachine, IAsyncDisposable
 {
     private static readonly TimeSpan MaxRetryDelay = TimeSpan.FromSeconds(5);
 
+    private readonly CancellationTokenSource _lifetime = new();
+    private int _disposed;
+    private long _appliedIndex;
     private long _lastSnapshotIndex;
     private long _bytesSinceSnapshot;
     private long _lastSnapshotSize;
+    private volatile SnapshotFile? _snapshot;
+    private Task? _snapshotting;
     private volatile string? _fault;
 
     /// <summary>Raised after a batch is applied locally (every node applies every commit).</summary>
@@ -30,7 +44,93 @@ internal sealed partial class JobStateMachine(
     /// <summary>Why this node cannot apply committed entries right now (a disk error, a full disk); null when it can.</summary>
     public string? Fault => _fault;
 
-    protected override async ValueTask<bool> ApplyAsync(LogEntry entry, CancellationToken token)
+    /// <summary>How long the last snapshot held up apply, and how long its copy took (both ms); for the health body and the benchmark.</summary>
+    public SnapshotTiming? LastSnapshot { get; private set; }
+
+    ISnapshot? ISnapshotManager.Snapshot => _snapshot;
+
+    /// <summary>Loads the newest snapshot on disk into the store (when the store is behind it), before the log opens.</summary>
+    public ValueTask RestoreAsync(CancellationToken token)
+    {
+        token.ThrowIfCancellationRequested();
+        if (SnapshotFile.Newest(snapshotDir) is { } newest)
+        {
+            _snapshot = newest;
+            _appliedIndex = _lastSnapshotIndex = newest.Index;
+            _lastSnapshotSize = newest.File.Length;
+            Restore(newest);
+        }
+
+        return ValueTask.CompletedTask;
+    }
+
+    ValueTask<long> IStateMachine.ApplyAsync(LogEntry entry, CancellationToken token) =>
+        _appliedIndex >= entry.Index ? ValueTask.FromResult(_appliedIndex)
+        : entry.IsSnapshot ? InstallSnapshotAsync(entry, token)
+        : ApplyCoreAsync(entry, token);
+
+    ValueTask ISnapshotManager.ReclaimGarbageAsync(long watermark, CancellationToken token)
+    {
+        foreach (var old in SnapshotFile.All(snapshotDir).Where(s => s.Index < watermark))
+        {
+            token.ThrowIfCancellationRequested();
+            old.File.Delete();
+        }
+
+        return ValueTask.CompletedTask;
+    }
+
+    private async ValueTask<long> ApplyCoreAsync(LogEntry entry, CancellationToken token)
+    {
+        if (await ApplyAsync(entry, token).ConfigureAwait(false))
+        {
+            BeginSnapshot(entry.Index, entry.Term);
+        }
+
+        return _appliedIndex = entry.Index;
+    }
+
+    // A snapshot sent by the leader replaces the whole state: any copy of ours in progress is
+    // older, so it is waited for (not to race on the folder) and superseded.
+    private async ValueTask<long> InstallSnapshotAsync(LogEntry entry, CancellationToken token)
+    {
+        if (_snapshotting is { } running)
+        {
+            await running.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        }
+
+        var temporary = Path.Combine(scratchDir.FullName, $"installing.{Guid.NewGuid():N}");
+        try
+        {
+            await using (var file = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write, FileShare.None, 81920, FileOptions.Asynchronous))
+            {
+                await entry.WriteToAsync(file, 81920, token).ConfigureAwait(false);
+                await file.FlushAsync(token).ConfigureAwait(false);
+                file.Flush(flushToDisk: true);
+            }
+
+            var installed = SnapshotFile.Place(snapshotDir, temporary, entry.Index, entry.Term);
+            Restore(installed);
+            _snapshot = installed;
+            _lastSnapshotIndex = entry.Index;
+            _bytesSinceSnapshot = 0;
+            _lastSnapshotSize = installed.File.Length;
+            return _appliedIndex = entry.Index;
+        }
+        finally
+        {
+            File.Delete(temporary);
+        }
+    }
+
+    private void Restore(SnapshotFile snapshot)
+    {
+        var replaced = store.RestoreSnapshot(snapshot.File.FullName);
+        LogSnapshotRestored(snapshot.File.Name, replaced, store.AppliedIndex);
+        Applied?.Invoke(store.AppliedIndex);
+    }
+
+    private async ValueTask<bool> ApplyAsync(LogEntry entry, CancellationToken token)
     {
         // DotNext's applier stops for good on the first exception (6.12), which would leave a
         // node that answers health checks but never applies again. So a failing apply (an I/O
@@ -114,16 +214,22 @@ internal sealed partial class JobStateMachine(
         }
     }
 
-    // A snapshot copies the whole database, so it is taken when the log since the last one has
-    // grown by as much as a snapshot costs (at least Cluster:SnapshotBytes), or after
-    // Cluster:SnapshotEvery entries: its cost stays proportional to the writes, however large
-    // the store. (Every 1,000 entries, as before, meant a full copy every second under load.)
+    // A snapshot copies the whole database (beside apply, a page copy), so it is taken when the
+    // log since the last one has grown by Cluster:SnapshotBytes or by a quarter of the last
+    // snapshot, whichever is more, or after Cluster:SnapshotEvery entries: copying stays within
+    // a few times the bytes written, however large the store. The log until then is mapped in
+    // memory (it counts in the node's RSS), so it is not left to grow to the store's size.
     private bool SnapshotDue(long index, long bytes)
     {
         _bytesSinceSnapshot += bytes;
-        if (index - _lastSnapshotIndex < snapshotEvery && _bytesSinceSnapshot < Math.Max(snapshotBytes, _lastSnapshotSize))
+        if (index - _lastSnapshotIndex < snapshotEvery && _bytesSinceSnapshot < Math.Max(snapshotBytes, _lastSnapshotSize / 4))
         {
             return false;
+        }
+
+        if (_snapshotting is { IsCompleted: false })
+        {
+            return false; // one copy at a time; it stays due until this one is on disk
         }
 
         _lastSnapshotIndex = index;
@@ -131,30 +237,80 @@ internal sealed partial class JobStateMachine(
         return true;
     }
 
-    protected override async ValueTask PersistAsync(IAsyncBinaryWriter writer, CancellationToken token)
+    // Pins the state here, on the apply path (one read), and copies it in the background.
+    private void BeginSnapshot(long index, long term)
     {
-        var temp = Path.Combine(scratchDir.FullName, $"snapshot.{Guid.NewGuid():N}.db");
+        var started = Stopwatch.GetTimestamp();
+        PinnedState state;
         try
         {
-            store.WriteSnapshot(temp);
-            await using var stream = new FileStream(temp, FileMode.Open, FileAccess.Read, FileShare.Read, 81920, FileOptions.Asynchronous);
-            await writer.CopyFromAsync(stream, null, token).ConfigureAwait(false);
-            _lastSnapshotSize = stream.Length;
-            LogSnapshotWritten(store.AppliedIndex, stream.Length);
+            state = store.PinState();
+        }
+        catch (Exception ex)
+        {
+            // No snapshot this time: the log keeps its entries and the next one is tried later.
+            LogSnapshotFailed(index, ex);
+            return;
+        }
+
+        var stall = Stopwatch.GetElapsedTime(started);
+        var token = _lifetime.Token;
+        _snapshotting = Task.Run(() => WriteSnapshot(state, index, term, stall, token), token);
+    }
+
+    private void WriteSnapshot(PinnedState state, long index, long term, TimeSpan stall, CancellationToken token)
+    {
+        var started = Stopwatch.GetTimestamp();
+        var temporary = Path.Combine(scratchDir.FullName, $"snapshot.{Guid.NewGuid():N}.db");
+        try
+        {
+            using (state)
+            {
+                if (state.AppliedIndex != index)
+                {
+                    throw new InvalidOperationException($"The pinned state is at {state.AppliedIndex}, not at entry {index}.");
+                }
+
+                state.CopyTo(temporary);
+            }
+
+            token.ThrowIfCancellationRequested();
+            using (var file = new FileStream(temporary, FileMode.Open, FileAccess.ReadWrite))
+            {
+                file.Flush(flushToDisk: true);
+            }
+
+            var written = SnapshotFile.Place(snapshotDir, temporary, index, term);
+            _lastSnapshotSize = written.File.Length;
+            _snapshot = written;
+            LastSnapshot = new SnapshotTiming(index, written.File.Length, stall.TotalMilliseconds, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+            LogSnapshotWritten(index, written.File.Length, stall.TotalMilliseconds, LastSnapshot.CopyMs);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException || !token.IsCancellationRequested)
+        {
+            LogSnapshotFailed(index, ex);
         }
         finally
         {
-            File.Delete(temp);
+            File.Delete(temporary);
         }
     }
 
-    protected override ValueTask RestoreAsync(FileInfo snapshotFile, CancellationToken token)
+    public async ValueTask DisposeAsync()
     {
-        var replaced = store.RestoreSnapshot(snapshotFile.FullName);
-        LogSnapshotRestored(snapshotFile.Name, replaced, store.AppliedIndex);
-        _lastSnapshotIndex = store.AppliedIndex;
-        Applied?.Invoke(store.AppliedIndex);
-        return ValueTask.CompletedTask;
+        // Disposed twice on shutdown (the write-ahead log disposes its state machine, then RaftNode does).
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
+        await _lifetime.CancelAsync().ConfigureAwait(false);
+        if (_snapshotting is { } running)
+        {
+            await running.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        }
+
+        _lifetime.Dispose();
     }
 
     [LoggerMessage(EventId = 1106, Level = LogLevel.Error, Message = "A listener failed after entry {Index} was applied")]
@@ -169,8 +325,11 @@ internal sealed partial class JobStateMachine(
     [LoggerMessage(EventId = 1101, Level = LogLevel.Error, Message = "Log entry {Index} could not be decoded and was skipped: {Reason}")]
     private partial void LogUndecodable(long index, string reason);
 
-    [LoggerMessage(EventId = 1102, Level = LogLevel.Information, Message = "Snapshot written at applied index {Index} ({Bytes} bytes)")]
-    private partial void LogSnapshotWritten(long index, long bytes);
+    [LoggerMessage(EventId = 1102, Level = LogLevel.Information, Message = "Snapshot written at applied index {Index} ({Bytes} bytes); apply held {StallMs:F1} ms, copy took {CopyMs:F0} ms")]
+    private partial void LogSnapshotWritten(long index, long bytes, double stallMs, double copyMs);
+
+    [LoggerMessage(EventId = 1107, Level = LogLevel.Warning, Message = "Snapshot at entry {Index} failed; the log keeps its entries until the next one")]
+    private partial void LogSnapshotFailed(long index, Exception ex);
 
     [LoggerMessage(EventId = 1103, Level = LogLevel.Information, Message = "Snapshot {Snapshot} restored: replaced={Replaced}, applied index now {Index}")]
     private partial void LogSnapshotRestored(string snapshot, bool replaced, long index);

@@ -87,6 +87,9 @@ internal sealed partial class RaftNode(
     /// <summary>Why this node cannot apply committed entries (it retries meanwhile); null when it can.</summary>
     public string? ApplyFault => _stateMachine?.Fault;
 
+    /// <summary>The last snapshot this node wrote, with how long it held up apply; null before the first.</summary>
+    public SnapshotTiming? LastSnapshot => _stateMachine?.LastSnapshot;
+
     /// <summary>Raft started, log and database loaded, and this node is in the membership.</summary>
     public bool IsMember => _started && Cluster is { } c && c.Members.Any(m => !m.IsRemote);
 

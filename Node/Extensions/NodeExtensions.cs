@@ -55,6 +55,11 @@ internal static class NodeExtensions
             .PostConfigure<IOptions<ClusterOptions>>((o, cluster) =>
                 o.CacheDirectory ??= Path.Combine(Path.GetFullPath(cluster.Value.DataDir), "module-cache"));
         // Durable workflows: the `flotilla` imports, journaled (see Workflows/Durable).
+        services.AddOptions<Workflows.Durable.DurableOptions>()
+            .Bind(builder.Configuration.GetSection(Workflows.Durable.DurableOptions.Section))
+            .Validate(o => o.ParkThresholdMs > 0, "Durable:ParkThresholdMs must be positive.")
+            .ValidateOnStart();
+        Workflows.Durable.HttpCalls.AddTo(services);
         services.AddSingleton<IHostModule, Workflows.Durable.DurableHostModule>();
         services.AddSingleton<WasmRunner>();
         services.AddSingleton<FlotillaTelemetry>();
@@ -66,6 +71,7 @@ internal static class NodeExtensions
         services.AddHostedService<LeaseRescuer>();
         services.AddHostedService<DueJobScheduler>();
         services.AddHostedService<RetentionCleaner>();
+        services.AddHostedService<ModuleCollector>();
         services.AddHostedService<WorkflowSeeder>();
 
         // Membership, logged as information (not as an error) while the node is still joining.

@@ -58,7 +58,7 @@ internal static partial class ClusterApi
     private static Ok<QueueState> GetQueue(RaftNode node, JobStore store)
     {
         var (pending, running) = store.CountUnfinished();
-        return TypedResults.Ok(new QueueState(node.NodeId, store.AppliedIndex, pending, running));
+        return TypedResults.Ok(new QueueState(node.NodeId, store.AppliedIndex, pending, running, node.LastSnapshot));
     }
 
     private static async Task<IResult> AddMemberAsync(
@@ -268,6 +268,7 @@ internal sealed record JoinResponse(bool AlreadyMember, int NodeCount);
 
 internal sealed record MemberRemoved(string Removed, int NodeCount);
 
-internal sealed record QueueState(string NodeId, long AppliedIndex, long Pending, long Running);
+/// <summary><c>GET /cluster/queue</c>: unfinished work, and the last snapshot this node wrote (how long it held up apply).</summary>
+internal sealed record QueueState(string NodeId, long AppliedIndex, long Pending, long Running, SnapshotTiming? LastSnapshot);
 
 internal sealed record StoreState(string NodeId, long AppliedIndex, string Checksum, IReadOnlyDictionary<Store.JobStatus, long> Jobs);

@@ -33,7 +33,9 @@ internal static class Contract
         job.IdempotencyKey,
         job.TimeoutMs,
         job.StartedAt is { } started ? DateTimeOffset.FromUnixTimeMilliseconds(started) : null,
-        TraceIdOf(job.TraceParent));
+        TraceIdOf(job.TraceParent),
+        job.Parks,
+        job.ModuleSha256);
 
     public static JobCounts ToContract(this IReadOnlyDictionary<StoredStatus, long> counts) => new(
         counts.GetValueOrDefault(StoredStatus.Pending),

@@ -1,4 +1,6 @@
+using Flotilla.Client;
 using Flotilla.Node.Store;
+using Flotilla.Node.Workflows.Durable;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 
@@ -23,14 +25,16 @@ internal static class JournalApi
         }
 
         var entries = store.GetJournal(id)
-            .Select(e => new JournalEntryView(e.Seq, e.Kind, e.Request, e.State == JournalState.Intent ? "intent" : "done", e.At, e.Attempt))
+            .Select(e => new JournalEntryView(e.Seq, e.Kind, e.Request, StateOf(e), DateTimeOffset.FromUnixTimeMilliseconds(e.At), e.Attempt))
             .ToArray();
         return TypedResults.Ok(new JournalView(id, entries));
     }
+
+    // A side effect's result tells more than "done": an error is kept as its code.
+    private static string StateOf(JournalEntry entry) => entry switch
+    {
+        { State: JournalState.Intent } => "intent",
+        { Kind: "http", Response: { } response } => CallOutcome.Describe(CallOutcome.Code(response)),
+        _ => "done",
+    };
 }
-
-/// <summary>The body of <c>GET /jobs/{id}/journal</c>.</summary>
-internal sealed record JournalView(string JobId, IReadOnlyList<JournalEntryView> Entries);
-
-/// <summary>One journaled host call: <paramref name="At"/> is Unix ms on the runner's clock; <paramref name="Attempt"/> the attempt that made it.</summary>
-internal sealed record JournalEntryView(int Seq, string Kind, string Request, string State, long At, int Attempt);

@@ -21,6 +21,7 @@ internal static class CommandRules
         RegisterWorkflow { Name: null } => "register_workflow: name is required",
         FinishJobs { Node: null } or FinishJobs { Outcomes: null } => "finish_jobs: node and outcomes are required",
         FinishJobs c when c.Outcomes.Any(o => o?.JobId is null) => "finish_jobs: every outcome needs a job id",
+        FinishJobs c when c.Outcomes.Any(o => o is { Kind: OutcomeKind.Parked, RunAt: null or < 0 }) => "finish_jobs: a parked outcome needs run_at",
         RenewLeases { Node: null } or RenewLeases { Jobs: null } => "renew_leases: node and jobs are required",
         OfferCapacity { Node: null } => "offer_capacity: node is required",
         CancelJob { JobId: null } => "cancel_job: job id is required",

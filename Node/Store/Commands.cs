@@ -19,6 +19,7 @@ namespace Flotilla.Node.Store;
 [JsonDerivedType(typeof(AssignDue), "assign_due")]
 [JsonDerivedType(typeof(PurgeFinishedJobs), "purge_finished_jobs")]
 [JsonDerivedType(typeof(AppendJournal), "append_journal")]
+[JsonDerivedType(typeof(PurgeModules), "purge_modules")]
 internal abstract record Command;
 
 /// <summary>
@@ -94,10 +95,20 @@ internal enum OutcomeKind
 
     /// <summary>The attempt failed in a way a retry cannot fix (a durable workflow diverged from its journal): failed for good.</summary>
     FailedPermanently,
+
+    /// <summary>
+    /// A durable workflow parked in a long sleep: pending again until <see cref="JobOutcome.RunAt"/>
+    /// (its wake-up time), then assigned and replayed; the attempt is not counted.
+    /// </summary>
+    Parked,
 }
 
-/// <summary>The outcome of one attempt, fenced by (node, attempt) like every outcome; <paramref name="StartedAt"/> is the runner's clock, for display.</summary>
-internal sealed record JobOutcome(string JobId, int Attempt, OutcomeKind Kind, string? Text, long? StartedAt = null);
+/// <summary>
+/// The outcome of one attempt, fenced by (node, attempt) like every outcome: <paramref name="Attempt"/>
+/// is the assignment's token (<see cref="Job.Fence"/>). <paramref name="StartedAt"/> is the
+/// runner's clock, for display; <paramref name="RunAt"/> is when a parked job is due again.
+/// </summary>
+internal sealed record JobOutcome(string JobId, int Attempt, OutcomeKind Kind, string? Text, long? StartedAt = null, long? RunAt = null);
 
 /// <summary>Outcomes of many attempts of one node in one entry; each applies only if its claim still holds.</summary>
 internal sealed record FinishJobs(string Node, IReadOnlyList<JobOutcome> Outcomes) : Command;
@@ -107,6 +118,12 @@ internal sealed record AssignDue : Command;
 
 /// <summary>Deletes up to <paramref name="Max"/> finished jobs last updated more than <paramref name="RetentionMs"/> before the entry's time.</summary>
 internal sealed record PurgeFinishedJobs(long RetentionMs, int Max) : Command;
+
+/// <summary>
+/// Deletes the modules that neither a workflow names nor an unfinished job is pinned to (old
+/// versions kept for the jobs that started on them); the leader's ModuleCollector sends it.
+/// </summary>
+internal sealed record PurgeModules : Command;
 
 /// <summary>What one Raft log entry carries: commands proposed together, and the leader's clock.</summary>
 internal sealed record CommandBatch(Guid BatchId, long Now, IReadOnlyList<Command> Commands);

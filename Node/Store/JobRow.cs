@@ -46,7 +46,9 @@ internal static class JobRow
         IdempotencyKey: r.IsDBNull(16) ? null : r.GetString(16),
         TraceParent: r.IsDBNull(17) ? null : r.GetString(17),
         TimeoutMs: r.IsDBNull(18) ? null : r.GetInt32(18),
-        StartedAt: r.IsDBNull(19) ? null : r.GetInt64(19));
+        StartedAt: r.IsDBNull(19) ? null : r.GetInt64(19),
+        Parks: r.GetInt32(20),
+        ModuleSha256: r.IsDBNull(21) ? null : r.GetString(21));
 
     /// <summary>Runs <paramref name="command"/> and reads every row as a job.</summary>
     public static List<Job> ReadAll(SqliteCommand command)

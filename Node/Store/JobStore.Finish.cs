@@ -37,6 +37,14 @@ internal sealed partial class JobStore
                     .With("$attempt", outcome.Attempt)
                     .With("$now", now)
                     .ExecuteNonQuery(),
+                OutcomeKind.Parked => Write(Schema.JobPark)
+                    .With("$job_id", outcome.JobId)
+                    .With("$node", command.Node)
+                    .With("$attempt", outcome.Attempt)
+                    .With("$run_at", Math.Max(0, outcome.RunAt ?? now))
+                    .With("$now", now)
+                    .With("$started_at", outcome.StartedAt)
+                    .ExecuteNonQuery(),
                 OutcomeKind.FailedPermanently => FailFenced(outcome.JobId, command.Node, outcome.Attempt, outcome.Text ?? "failed", now, outcome.StartedAt, forGood: true),
                 _ => FailFenced(outcome.JobId, command.Node, outcome.Attempt, outcome.Text ?? "failed", now, outcome.StartedAt),
             };
@@ -115,7 +123,7 @@ internal sealed partial class JobStore
 
         if (before is { Status: JobStatus.Running, ClaimedBy: { } node })
         {
-            _revoked!.Add(new RevokedJob(before.JobId, node, before.Attempts));
+            _revoked!.Add(new RevokedJob(before.JobId, node, before.Fence));
             AddHeld(node, -1);
         }
 
@@ -132,7 +140,7 @@ internal sealed partial class JobStore
                 ? Write(Schema.JobFailForGood)
                 : Write(Schema.JobRetry).With("$run_at", now + RetryPolicy.BackoffMs(job.JobId, job.Attempts));
             update.With("$job_id", job.JobId).With("$error", error).With("$now", now).With("$started_at", null).ExecuteNonQuery();
-            _revoked!.Add(new RevokedJob(job.JobId, job.ClaimedBy!, job.Attempts));
+            _revoked!.Add(new RevokedJob(job.JobId, job.ClaimedBy!, job.Fence));
             AddHeld(job.ClaimedBy!, -1);
 
             // A node that let a lease run out is not renewing: assign it nothing more until it

@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Text;
 
 namespace Flotilla.Node.Store;
 
@@ -6,22 +7,28 @@ namespace Flotilla.Node.Store;
 // for GET /jobs/{id}/journal. The rows go with their job (ON DELETE CASCADE).
 internal sealed partial class JobStore
 {
-    private CommandResult AppendToJournal(AppendJournal command)
+    private CommandResult AppendToJournal(AppendJournal command, long now)
     {
         if (string.IsNullOrWhiteSpace(command.JobId) || string.IsNullOrWhiteSpace(command.Node) || command.Entries is null)
         {
             return new Rejected("append_journal: job id, node and entries are required");
         }
 
+        // The command carries the assignment's token (attempts + parks); the journal shows the
+        // attempt itself, which a park does not change.
+        int attempt;
         using (var fence = Write(Schema.JobFence).With("$job_id", command.JobId).With("$node", command.Node).With("$attempt", command.Attempt).ExecuteReader())
         {
             if (!fence.Read())
             {
                 return new Rejected(string.Create(CultureInfo.InvariantCulture, $"append_journal: {command.Node} attempt {command.Attempt} does not hold job {command.JobId}"));
             }
+
+            attempt = fence.GetInt32(0);
         }
 
         var last = (long)Write(Schema.JournalMaxSeq).With("$job_id", command.JobId).ExecuteScalar()!;
+        long? bytes = null;
         var appended = 0;
         foreach (var entry in command.Entries)
         {
@@ -32,14 +39,27 @@ internal sealed partial class JobStore
 
             if (entry.Seq <= last)
             {
-                // Stored already: the same proposal applied twice, or something else at that seq.
-                using var stored = Write(Schema.JournalGetHash).With("$job_id", command.JobId).With("$seq", entry.Seq).ExecuteReader();
-                if (stored.Read() && stored.GetString(0) == entry.RequestHash && stored.GetInt32(1) == command.Attempt)
+                switch (StoredAt(command, entry, attempt))
                 {
-                    continue;
+                    case Stored.Same:
+                        continue;
+                    case Stored.IntentNowDone when entry.Response?.Length > Schema.JournalMaxEntryBytes:
+                        return FailOnLimit(command, now, $"an entry over {Schema.JournalMaxEntryBytes} bytes at seq {entry.Seq}");
+                    case Stored.IntentNowDone when (bytes ??= JournalBytes(command.JobId)) + (entry.Response?.Length ?? 0) > Schema.JournalMaxBytes:
+                        return FailOnLimit(command, now, $"{Schema.JournalMaxBytes / (1024 * 1024)} MiB");
+                    case Stored.IntentNowDone:
+                        Write(Schema.JournalComplete)
+                            .With("$job_id", command.JobId)
+                            .With("$seq", entry.Seq)
+                            .With("$response", entry.Response)
+                            .With("$attempt", attempt)
+                            .ExecuteNonQuery();
+                        bytes = null;
+                        appended++;
+                        continue;
+                    default:
+                        return new Rejected(string.Create(CultureInfo.InvariantCulture, $"append_journal: job {command.JobId} already has a different entry {entry.Seq}"));
                 }
-
-                return new Rejected(string.Create(CultureInfo.InvariantCulture, $"append_journal: job {command.JobId} already has a different entry {entry.Seq}"));
             }
 
             if (entry.Seq != last + 1)
@@ -47,9 +67,23 @@ internal sealed partial class JobStore
                 return new Rejected(string.Create(CultureInfo.InvariantCulture, $"append_journal: job {command.JobId} expects entry {last + 1}, got {entry.Seq}"));
             }
 
+            // Past a limit the job fails for good (its guest is stopped): a journal that can no
+            // longer take the calls cannot be replayed faithfully. The host stops it earlier.
             if (entry.Seq > Schema.JournalMaxEntries)
             {
-                return new Rejected(string.Create(CultureInfo.InvariantCulture, $"append_journal: journal limit ({Schema.JournalMaxEntries} entries) for job {command.JobId}"));
+                return FailOnLimit(command, now, $"{Schema.JournalMaxEntries} entries");
+            }
+
+            var size = Encoding.UTF8.GetByteCount(entry.Request) + (entry.Response?.Length ?? 0);
+            bytes ??= JournalBytes(command.JobId);
+            if (entry.Response?.Length > Schema.JournalMaxEntryBytes)
+            {
+                return FailOnLimit(command, now, $"an entry over {Schema.JournalMaxEntryBytes} bytes at seq {entry.Seq}");
+            }
+
+            if (bytes + size > Schema.JournalMaxBytes)
+            {
+                return FailOnLimit(command, now, $"{Schema.JournalMaxBytes / (1024 * 1024)} MiB");
             }
 
             Write(Schema.JournalInsert)
@@ -61,13 +95,53 @@ internal sealed partial class JobStore
                 .With("$response", entry.Response)
                 .With("$state", entry.State == JournalState.Intent ? "intent" : "done")
                 .With("$at", entry.At)
-                .With("$attempt", command.Attempt)
+                .With("$attempt", attempt)
                 .ExecuteNonQuery();
+            bytes += size;
             last = entry.Seq;
             appended++;
         }
 
         return new CountResult(appended);
+    }
+
+    private long JournalBytes(string jobId) => (long)Write(Schema.JournalBytes).With("$job_id", jobId).ExecuteScalar()!;
+
+    private enum Stored
+    {
+        Same,
+        IntentNowDone,
+        Different,
+    }
+
+    // An entry at a seq the journal has: the same proposal applied again (same request, same
+    // attempt, nothing new), a side effect's result for its intent (any attempt holding the claim:
+    // a replay may re-send it), or a conflict.
+    private Stored StoredAt(AppendJournal command, JournalEntry entry, int attempt)
+    {
+        using var stored = Write(Schema.JournalGetHash).With("$job_id", command.JobId).With("$seq", entry.Seq).ExecuteReader();
+        if (!stored.Read() || stored.GetString(0) != entry.RequestHash)
+        {
+            return Stored.Different;
+        }
+
+        var storedIntent = stored.GetString(2) == "intent";
+        if (storedIntent && entry.State == JournalState.Done)
+        {
+            return Stored.IntentNowDone;
+        }
+
+        return stored.GetInt32(1) == attempt ? Stored.Same : Stored.Different;
+    }
+
+    // Not a Rejected (that would roll the failure back): the job is failed and its guest revoked.
+    private JobChange FailOnLimit(AppendJournal command, long now, string limit)
+    {
+        var error = $"journal limit ({limit}) reached for job {command.JobId}";
+        Write(Schema.JobFailForGood).With("$job_id", command.JobId).With("$error", error).With("$now", now).With("$started_at", null).ExecuteNonQuery();
+        _revoked!.Add(new RevokedJob(command.JobId, command.Node, command.Attempt));
+        AddHeld(command.Node, -1);
+        return new JobChange(true, CurrentJob(command.JobId));
     }
 
     /// <summary>A job's journal in seq order (empty when it has none or the job is unknown).</summary>

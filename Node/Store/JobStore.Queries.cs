@@ -200,6 +200,21 @@ internal sealed partial class JobStore
         return capacity.Values.Sum(free => Math.Max(0, free));
     }
 
+    /// <summary>
+    /// How many stored modules neither a workflow names nor an unfinished job is pinned to (the
+    /// leader's ModuleCollector proposes <see cref="PurgeModules"/> when there are any). Reads
+    /// the unfinished jobs only when some module is not current, which is rare.
+    /// </summary>
+    public long CountUnusedModules()
+    {
+        if (ScalarLong(Schema.ModulesCountRetired) is not > 0)
+        {
+            return 0;
+        }
+
+        return ScalarLong(Schema.ModulesCountUnreferenced) ?? 0;
+    }
+
     /// <summary>The oldest updated_at of a finished job; null if none (retention looks here first).</summary>
     public long? OldestFinishedAt() => ScalarLong(Schema.OldestFinishedAt);
 

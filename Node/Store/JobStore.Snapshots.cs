@@ -8,28 +8,32 @@ namespace Flotilla.Node.Store;
 // Snapshots (for log compaction and catching up a node) and the replica checksum.
 internal sealed partial class JobStore
 {
-    /// <summary>Writes a consistent copy of the database to <paramref name="path"/> (VACUUM INTO).</summary>
-    /// <remarks>
-    /// The copy is made from a read transaction, so apply keeps going meanwhile, and it carries
-    /// meta.applied_index of exactly the state it holds. It is written beside the target and
-    /// moved over it, so a crash never leaves a half-written snapshot at <paramref name="path"/>.
-    /// </remarks>
+    /// <summary>Writes a consistent copy of the database to <paramref name="path"/>.</summary>
     public void WriteSnapshot(string path)
     {
-        ArgumentException.ThrowIfNullOrWhiteSpace(path);
-        var target = Path.GetFullPath(path);
-        Directory.CreateDirectory(Path.GetDirectoryName(target)!);
-        var temporary = target + ".partial";
-        File.Delete(temporary);
+        using var state = PinState();
+        state.CopyTo(path);
+    }
 
-        using (var connection = OpenReader())
-        using (var vacuum = connection.CreateCommand())
+    /// <summary>
+    /// Pins the state as applied right now: a read transaction opened here keeps seeing exactly
+    /// this state (SQLite's WAL mode), however many entries are applied while it is copied.
+    /// Cheap (one read), so a snapshot costs the applier this call and not the copy.
+    /// </summary>
+    public PinnedState PinState()
+    {
+        var connection = OpenReader();
+        try
         {
-            vacuum.CommandText = "VACUUM INTO $path;";
-            vacuum.With("$path", temporary).ExecuteNonQuery();
+            // A deferred transaction starts reading, and so pins its view, at its first read.
+            var transaction = connection.BeginTransaction(deferred: true);
+            return new PinnedState(connection, transaction, ReadAppliedIndex(connection, transaction));
         }
-
-        File.Move(temporary, target, overwrite: true);
+        catch
+        {
+            connection.Dispose();
+            throw;
+        }
     }
 
     /// <summary>Replaces the whole state with the snapshot at <paramref name="path"/> if it is newer than ours.</summary>

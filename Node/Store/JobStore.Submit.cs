@@ -11,6 +11,7 @@ internal sealed partial class JobStore
         }
 
         var stored = new List<Job>(command.Jobs.Count);
+        Dictionary<string, string?>? pins = null;
         for (var i = 0; i < command.Jobs.Count; i++)
         {
             var job = command.Jobs[i];
@@ -29,6 +30,16 @@ internal sealed partial class JobStore
             }
 
             var runAt = job.DelayMs is { } delay ? now + delay : job.RunAt;
+
+            // Version pinning: the job runs the module its workflow names now, whatever is
+            // registered under that name later. Looked up once per workflow per command.
+            pins ??= new Dictionary<string, string?>(StringComparer.Ordinal);
+            if (!pins.TryGetValue(job.Workflow, out var module))
+            {
+                module = Write(Schema.WorkflowGetSha).With("$name", job.Workflow).ExecuteScalar() as string;
+                pins[job.Workflow] = module;
+            }
+
             var inserted = Write(Schema.JobInsert)
                 .With("$job_id", job.JobId)
                 .With("$queue", job.Queue)
@@ -41,6 +52,7 @@ internal sealed partial class JobStore
                 .With("$idempotency_key", job.IdempotencyKey)
                 .With("$trace_parent", job.TraceParent)
                 .With("$timeout_ms", job.TimeoutMs)
+                .With("$module_sha256", module)
                 .ExecuteNonQuery() == 1;
             if (!inserted)
             {
@@ -59,7 +71,7 @@ internal sealed partial class JobStore
             // The row is known: building it costs nothing, reading it back (RETURNING) did.
             stored.Add(new Job(
                 job.JobId, JobStatus.Pending, job.Queue, job.Workflow, job.Payload, job.Priority, runAt, 0, job.MaxAttempts,
-                null, null, null, now, now, null, null, job.IdempotencyKey, job.TraceParent, job.TimeoutMs));
+                null, null, null, now, now, null, null, job.IdempotencyKey, job.TraceParent, job.TimeoutMs, ModuleSha256: module));
         }
 
         return new JobsResult(stored);

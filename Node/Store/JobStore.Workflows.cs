@@ -2,7 +2,8 @@ using System.Security.Cryptography;
 
 namespace Flotilla.Node.Store;
 
-// RegisterWorkflow: modules stored once per SHA-256, names pointing at them.
+// RegisterWorkflow: modules stored once per SHA-256, names pointing at them, old versions kept
+// while unfinished jobs are pinned to them (PurgeModules).
 internal sealed partial class JobStore
 {
     private long _workflowsVersion;
@@ -40,8 +41,12 @@ internal sealed partial class JobStore
             .With("$now", now)
             .With("$timeout_ms", command.TimeoutMs)
             .ExecuteNonQuery();
+        // The module this replaces stays while unfinished jobs are pinned to it (PurgeModules
+        // collects it later); one no job needs goes now.
         Write(Schema.ModulesDeleteUnreferenced).ExecuteNonQuery();
         Interlocked.Increment(ref _workflowsVersion);
         return new CountResult(1);
     }
+
+    private CommandResult PurgeUnusedModules() => new CountResult(Write(Schema.ModulesDeleteUnreferenced).ExecuteNonQuery());
 }

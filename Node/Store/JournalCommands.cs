@@ -33,6 +33,10 @@ internal sealed record JournalEntry(
 /// Appends entries to a job's journal, only while (node, attempt) holds the job's claim: a node
 /// presumed dead cannot write into the journal of the attempt that replaced it. Entries must
 /// continue the journal (the first seq is one past the last stored); entries already stored
-/// with the same request are skipped, so a proposal retried after an unknown outcome applies once.
+/// with the same request by the same attempt are skipped, so a proposal retried after an unknown
+/// outcome applies once. A done entry at the seq of a stored intent (same request) is that side
+/// effect's result: it completes the intent, whichever attempt learnt it. Past a limit (10,000
+/// entries, 64 MiB of requests and responses, a response over 1 MiB) the job fails for good with
+/// <c>journal limit …</c> and its guest is revoked.
 /// </summary>
 internal sealed record AppendJournal(string JobId, string Node, int Attempt, IReadOnlyList<JournalEntry> Entries) : Command;

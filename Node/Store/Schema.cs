@@ -41,6 +41,8 @@ internal static partial class Schema
             trace_parent    TEXT,
             timeout_ms      INTEGER,
             started_at      INTEGER,
+            parks           INTEGER NOT NULL DEFAULT 0,
+            module_sha256   TEXT,
             CONSTRAINT jobs_status_valid
                 CHECK (status IN ('pending', 'running', 'completed', 'failed', 'cancelled')),
             CONSTRAINT jobs_attempts_valid
@@ -99,6 +101,10 @@ internal static partial class Schema
     public static readonly IReadOnlyList<(string Table, string Column, string Definition)> AddedColumns =
     [
         ("jobs", "started_at", "INTEGER"),
+        // Durable timers: how often the job parked (a park hands back its attempt, see JobPark).
+        ("jobs", "parks", "INTEGER NOT NULL DEFAULT 0"),
+        // Version pinning: the module the job runs, fixed at submit (null: an older job, runs the current one).
+        ("jobs", "module_sha256", "TEXT"),
     ];
 
     public const string WriterPragmas = """
@@ -110,7 +116,8 @@ internal static partial class Schema
     /// <summary>The column order <see cref="JobRow.Read"/> expects.</summary>
     public const string JobColumns =
         "job_id, status, queue, workflow, payload, priority, run_at, attempts, max_attempts, claimed_by, " +
-        "lease_until, completed_by, created_at, updated_at, result, error, idempotency_key, trace_parent, timeout_ms, started_at";
+        "lease_until, completed_by, created_at, updated_at, result, error, idempotency_key, trace_parent, timeout_ms, started_at, " +
+        "parks, module_sha256";
 
     public const string GetAppliedIndex = "SELECT value FROM meta WHERE key = 'applied_index';";
 
@@ -123,9 +130,9 @@ internal static partial class Schema
     // A replayed id changes nothing here; the caller compares it with the stored job.
     public const string JobInsert = $"""
         INSERT INTO jobs (job_id, status, queue, workflow, payload, priority, run_at, attempts, max_attempts,
-                          created_at, updated_at, idempotency_key, trace_parent, timeout_ms)
+                          created_at, updated_at, idempotency_key, trace_parent, timeout_ms, module_sha256)
         VALUES ($job_id, 'pending', $queue, $workflow, $payload, $priority, $run_at, 0, $max_attempts,
-                $now, $now, $idempotency_key, $trace_parent, $timeout_ms)
+                $now, $now, $idempotency_key, $trace_parent, $timeout_ms, $module_sha256)
         ON CONFLICT (job_id) DO NOTHING;
         """;
 
@@ -192,17 +199,20 @@ internal static partial class Schema
 
     public const string WorkerMarkDead = "UPDATE workers SET alive_until = $now WHERE node = $node AND alive_until > $now;";
 
-    // The fence for a finished attempt: (node, attempt) must still hold the claim.
+    // The fence for a finished attempt: (node, attempt) must still hold the claim. The token a
+    // node holds is attempts + parks (Job.Fence): a parked job gives its attempt back, so the
+    // attempt number alone would repeat when it runs again; with the parks counted it never does,
+    // and for a job that never parked it is the attempt number, as in older log entries.
     public const string JobFence = """
         SELECT attempts, max_attempts FROM jobs
-        WHERE job_id = $job_id AND status = 'running' AND claimed_by = $node AND attempts = $attempt;
+        WHERE job_id = $job_id AND status = 'running' AND claimed_by = $node AND attempts + parks = $attempt;
         """;
 
     public const string JobComplete = """
         UPDATE jobs
         SET status = 'completed', completed_by = $node, result = $result, lease_until = NULL, updated_at = $now,
             started_at = coalesce($started_at, started_at)
-        WHERE job_id = $job_id AND status = 'running' AND claimed_by = $node AND attempts = $attempt;
+        WHERE job_id = $job_id AND status = 'running' AND claimed_by = $node AND attempts + parks = $attempt;
         """;
 
     public const string JobFailForGood = """
@@ -220,7 +230,16 @@ internal static partial class Schema
     // A released job was never started: pending again at once, its attempt not counted.
     public const string JobRelease = """
         UPDATE jobs SET status = 'pending', attempts = attempts - 1, lease_until = NULL, updated_at = $now
-        WHERE job_id = $job_id AND status = 'running' AND claimed_by = $node AND attempts = $attempt;
+        WHERE job_id = $job_id AND status = 'running' AND claimed_by = $node AND attempts + parks = $attempt;
+        """;
+
+    // A parked durable job (a long sleep) is pending again until its wake-up time; like a release
+    // it gives its attempt back (a park is not a failure), and the park is counted instead, so the
+    // next assignment still gets a fencing token (attempts + parks) no earlier run held.
+    public const string JobPark = """
+        UPDATE jobs SET status = 'pending', attempts = attempts - 1, parks = parks + 1, lease_until = NULL,
+            run_at = $run_at, updated_at = $now, started_at = coalesce($started_at, started_at)
+        WHERE job_id = $job_id AND status = 'running' AND claimed_by = $node AND attempts + parks = $attempt;
         """;
 
     public const string JobsPurgeFinished = """
@@ -236,7 +255,7 @@ internal static partial class Schema
 
     public const string JobRenewLease = """
         UPDATE jobs SET lease_until = $now + $lease_ms
-        WHERE job_id = $job_id AND status = 'running' AND claimed_by = $node AND attempts = $attempt;
+        WHERE job_id = $job_id AND status = 'running' AND claimed_by = $node AND attempts + parks = $attempt;
         """;
 
 
@@ -265,10 +284,23 @@ internal static partial class Schema
         WHERE workflows.sha256 <> excluded.sha256 OR workflows.timeout_ms IS NOT excluded.timeout_ms;
         """;
 
-    // A module no workflow names any more is dead weight in every snapshot.
-    public const string ModulesDeleteUnreferenced = """
-        DELETE FROM modules WHERE sha256 NOT IN (SELECT sha256 FROM workflows);
+    // A module no workflow names any more and no unfinished job is pinned to is dead weight in
+    // every snapshot. Reads every unfinished job (through the partial indexes): run only on a
+    // registration or when the leader saw a module to collect, never per job.
+    private const string ModulesUnreferenced = """
+        FROM modules WHERE sha256 NOT IN (SELECT sha256 FROM workflows)
+          AND sha256 NOT IN (SELECT module_sha256 FROM jobs INDEXED BY jobs_claim WHERE status = 'pending' AND module_sha256 IS NOT NULL)
+          AND sha256 NOT IN (SELECT module_sha256 FROM jobs INDEXED BY jobs_running_lease WHERE status = 'running' AND module_sha256 IS NOT NULL)
         """;
+
+    public const string ModulesDeleteUnreferenced = "DELETE " + ModulesUnreferenced + ";";
+
+    public const string ModulesCountUnreferenced = "SELECT count(*) " + ModulesUnreferenced + ";";
+
+    // Cheap first look: modules kept only for pinned jobs are few, usually none.
+    public const string ModulesCountRetired = "SELECT count(*) FROM modules WHERE sha256 NOT IN (SELECT sha256 FROM workflows);";
+
+    public const string WorkflowGetSha = "SELECT sha256 FROM workflows WHERE name = $name;";
 
     public const string WorkflowList = "SELECT name, sha256, registered_at, timeout_ms FROM workflows ORDER BY name;";
 

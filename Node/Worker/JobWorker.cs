@@ -138,7 +138,7 @@ internal sealed partial class JobWorker(
             // one until work shows up in its own copy. (A cancel lands here too: one spare offer.)
             _offerVoided = true;
             _wake.Set();
-            if (_held.TryGetValue(revoked.JobId, out var held) && held.Job.Attempts == revoked.Attempt)
+            if (_held.TryGetValue(revoked.JobId, out var held) && held.Job.Fence == revoked.Attempt)
             {
                 held.Revoke();
             }
@@ -174,7 +174,7 @@ internal sealed partial class JobWorker(
 
             // Held already: the same attempt (nothing to do), or an older one that was rescued
             // and has now come back to this node as a new attempt.
-            if (!_held.TryGetValue(job.JobId, out var old) || old.Job.Attempts >= job.Attempts)
+            if (!_held.TryGetValue(job.JobId, out var old) || old.Job.Fence >= job.Fence)
             {
                 return;
             }
@@ -204,7 +204,7 @@ internal sealed partial class JobWorker(
         foreach (var job in store.RunningOn(node.NodeId))
         {
             // An outcome already sent but not yet applied here is not a job to run again.
-            if (!_held.ContainsKey(job.JobId) && !(_finished.TryGetValue(job.JobId, out var f) && f.Attempt == job.Attempts))
+            if (!_held.ContainsKey(job.JobId) && !(_finished.TryGetValue(job.JobId, out var f) && f.Attempt == job.Fence))
             {
                 Take(job);
                 adopted++;
@@ -230,7 +230,7 @@ internal sealed partial class JobWorker(
             if (_stopping)
             {
                 // Never started: give it back at once rather than leave it to its lease.
-                _outcomes.Writer.TryWrite((held, new JobOutcome(held.Job.JobId, held.Job.Attempts, OutcomeKind.Released, null)));
+                _outcomes.Writer.TryWrite((held, new JobOutcome(held.Job.JobId, held.Job.Fence, OutcomeKind.Released, null)));
                 continue;
             }
 
@@ -241,7 +241,7 @@ internal sealed partial class JobWorker(
             catch (Exception ex) when (ex is not OperationCanceledException || !token.IsCancellationRequested)
             {
                 LogEngineError(held.Job.JobId, ex);
-                _outcomes.Writer.TryWrite((held, new JobOutcome(held.Job.JobId, held.Job.Attempts, OutcomeKind.Failed, "engine error: " + ex.Message)));
+                _outcomes.Writer.TryWrite((held, new JobOutcome(held.Job.JobId, held.Job.Fence, OutcomeKind.Failed, "engine error: " + ex.Message)));
             }
         }
     }
@@ -268,8 +268,14 @@ internal sealed partial class JobWorker(
         NoteRunTime(watch.Elapsed.TotalMilliseconds);
         telemetry.RunTime.Record(watch.Elapsed.TotalMilliseconds, tags);
 
-        activity?.SetTag("flotilla.job.outcome", held.Revoked ? "revoked" : outcome.Succeeded ? "completed" : "failed");
-        if (!outcome.Succeeded)
+        activity?.SetTag("flotilla.journal.replayed", journal.Replayed);
+        var parkedUntil = journal.ParkedUntil;
+        activity?.SetTag("flotilla.job.outcome", held.Revoked ? "revoked" : parkedUntil is not null ? "parked" : outcome.Succeeded ? "completed" : "failed");
+        if (parkedUntil is not null)
+        {
+            activity?.SetTag("flotilla.job.parked_until", parkedUntil);
+        }
+        else if (!outcome.Succeeded)
         {
             activity?.SetTag("flotilla.job.error", outcome.Error);
             activity?.SetStatus(ActivityStatusCode.Error, outcome.Error);
@@ -283,23 +289,33 @@ internal sealed partial class JobWorker(
             return;
         }
 
-        activity?.SetTag("flotilla.journal.replayed", journal.Replayed);
         held.Journal = ToAppend(job, node.NodeId, journal);
+        if (parkedUntil is { } wakeAt)
+        {
+            // Parked in a long sleep: its journal (the sleep last) and the park ride in one entry;
+            // the job is pending until the wake-up and this slot is free now.
+            _outcomes.Writer.TryWrite((held, new JobOutcome(job.JobId, job.Fence, OutcomeKind.Parked, null, started, wakeAt)));
+            return;
+        }
+
         (outcome.Succeeded ? telemetry.Completed : telemetry.Failed).Add(1, tags);
         var kind = journal.Failure is not null ? OutcomeKind.FailedPermanently : outcome.Succeeded ? OutcomeKind.Completed : OutcomeKind.Failed;
-        _outcomes.Writer.TryWrite((held, new JobOutcome(job.JobId, job.Attempts, kind, outcome.Succeeded ? outcome.Result : outcome.Error ?? "failed", started)));
+        _outcomes.Writer.TryWrite((held, new JobOutcome(job.JobId, job.Fence, kind, outcome.Succeeded ? outcome.Result : outcome.Error ?? "failed", started)));
     }
 
     private async Task<WorkflowOutcome> RunWorkflowAsync(Job job, RunJournal journal, CancellationToken token)
     {
-        if (_workflows.Find(job.Workflow) is not { } workflow)
+        // Version pinning: the module the job was submitted with, kept while the job is unfinished;
+        // the name's current module only for a job stored before pinning.
+        var workflow = _workflows.Find(job.Workflow);
+        if ((job.ModuleSha256 ?? workflow?.Sha256) is not { } sha256)
         {
             return new WorkflowOutcome(false, null, $"unknown workflow '{job.Workflow}'");
         }
 
-        var timeout = TimeSpan.FromMilliseconds(job.TimeoutMs ?? workflow.TimeoutMs ?? _options.DefaultTimeoutMs);
-        var run = new WorkflowRun(job.JobId, job.Attempts, job.Workflow, workflow.Sha256, job.Payload, timeout, node.NodeId) { Journal = journal };
-        return await runner.RunAsync(run, () => store.GetModule(workflow.Sha256), token).ConfigureAwait(false);
+        var timeout = TimeSpan.FromMilliseconds(job.TimeoutMs ?? workflow?.TimeoutMs ?? _options.DefaultTimeoutMs);
+        var run = new WorkflowRun(job.JobId, job.Attempts, job.Workflow, sha256, job.Payload, timeout, node.NodeId) { Journal = journal };
+        return await runner.RunAsync(run, () => store.GetModule(sha256), token).ConfigureAwait(false);
     }
 
     // One entry at a time: outcomes that finish while it commits ride in the next one, so the
@@ -443,7 +459,7 @@ internal sealed partial class JobWorker(
             try
             {
                 Adopt();
-                var held = _held.Values.Select(h => new JobAttempt(h.Job.JobId, h.Job.Attempts)).ToArray();
+                var held = _held.Values.Select(h => new JobAttempt(h.Job.JobId, h.Job.Fence)).ToArray();
                 if (held.Length > 0)
                 {
                     await proposer.ProposeAsync([new RenewLeases(node.NodeId, held, _options.LeaseMs)], 0, token, readYourWrites: false).ConfigureAwait(false);

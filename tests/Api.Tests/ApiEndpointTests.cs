@@ -22,6 +22,11 @@ public sealed class ApiEndpointTests : IDisposable
             "jobs" => FakeNodes.Json(HttpStatusCode.Accepted, FakeNodes.Job("j1"), "/jobs/j1"),
             "jobs/batch" => FakeNodes.Json(HttpStatusCode.Accepted, new[] { FakeNodes.Job("j1"), FakeNodes.Job("j2") }, "/jobs"),
             "jobs/j1" or "jobs/j1?consistency=strong" => FakeNodes.Json(HttpStatusCode.OK, FakeNodes.Job("j1")),
+            "jobs/j1/journal" => FakeNodes.Json(HttpStatusCode.OK, new
+            {
+                job_id = "j1",
+                entries = new[] { new { seq = 1, kind = "http", request = "http POST https://a/x", state = "intent", at = DateTimeOffset.UnixEpoch, attempt = 1 } },
+            }),
             _ => FakeNodes.Json(HttpStatusCode.NotFound, new { title = "No such job.", status = 404 }),
         };
         _factory = new ApiFactory(_nodes);
@@ -42,6 +47,20 @@ public sealed class ApiEndpointTests : IDisposable
         var sent = Assert.Single(_nodes.To("jobs"));
         Assert.Equal(5102, sent.Port);
         Assert.Equal(body, sent.Text);
+    }
+
+    [Fact]
+    public async Task AJobsJournalComesFromANodeAndAnUnknownJobIsA404()
+    {
+        using var response = await _api.GetAsync("/jobs/j1/journal");
+        using var unknown = await _api.GetAsync("/jobs/j9/journal");
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var entry = (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("entries")[0];
+        Assert.Equal("http POST https://a/x", entry.GetProperty("request").GetString());
+        Assert.Equal("intent", entry.GetProperty("state").GetString());
+        Assert.Single(_nodes.To("jobs/j1/journal"));
+        await AssertProblemAsync(unknown, HttpStatusCode.NotFound);
     }
 
     [Theory]

@@ -44,6 +44,7 @@ public sealed class ApiKeyTests : IDisposable
         {
             Request(HttpMethod.Post, "/jobs", key, JsonContent.Create(new { workflow = "echo", payload = 1 })),
             Request(HttpMethod.Get, "/jobs/j1", key),
+            Request(HttpMethod.Get, "/jobs/j1/journal", key),
             Request(HttpMethod.Get, "/jobs", key),
             Request(HttpMethod.Get, "/workflows", key),
             Request(HttpMethod.Get, "/cluster/health", key),
@@ -54,7 +55,7 @@ public sealed class ApiKeyTests : IDisposable
             Assert.Contains("X-Api-Key", response.Headers.WwwAuthenticate.ToString(), StringComparison.Ordinal);
         }
 
-        Assert.DoesNotContain(_nodes.Requests, r => r.Path is "jobs" or "jobs/j1" or "workflows");
+        Assert.DoesNotContain(_nodes.Requests, r => r.Path is "jobs" or "jobs/j1" or "jobs/j1/journal" or "workflows");
     }
 
     [Fact]

@@ -29,6 +29,6 @@ internal sealed record BenchOptions(int Jobs, int Seconds, int PacedRate, int Hi
             HistoryJobs: Int("--history", 0),
             JsonPath: Text("--json"),
             Smoke: smoke,
-            Scenarios: (Text("--only") ?? "hangfire,submits,e2e").Split(',').ToHashSet());
+            Scenarios: (Text("--only") ?? "hangfire,submits,e2e,durable").Split(',').ToHashSet());
     }
 }

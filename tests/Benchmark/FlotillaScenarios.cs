@@ -20,6 +20,17 @@ internal static class FlotillaScenarios
         await using var api = await ApiProcess.StartAsync(cluster.Nodes);
         await WaitForApiAsync(api);
 
+        var leader = cluster[await cluster.WaitForAgreedLeaderAsync(cluster.Nodes, TimeSpan.FromSeconds(30))];
+        if (options.Runs("submits"))
+        {
+            await BatchesAsync(api, leader, options, report);
+        }
+
+        await SinglesAsync(cluster, api, leader, options, report);
+    }
+
+    private static async Task BatchesAsync(ApiProcess api, NodeProcess leader, BenchOptions options, Report report)
+    {
         var batch = Enumerable.Range(0, BatchSize).Select(i => new { workflow = "echo", payload = new { i } }).ToArray();
         var (batches, _) = await Load.ForAsync(4, options.Seconds, async token =>
         {
@@ -28,14 +39,22 @@ internal static class FlotillaScenarios
         });
         report.Add("submits /jobs/batch via api (x1000, 4 clients)", batches * BatchSize / (double)options.Seconds, "jobs/s");
 
-        var leader = cluster[await cluster.WaitForAgreedLeaderAsync(cluster.Nodes, TimeSpan.FromSeconds(30))];
         var (direct, _) = await Load.ForAsync(4, options.Seconds, async token =>
         {
             using var response = await leader.Http.PostAsJsonAsync("jobs/batch", batch, FlotillaJson.Options, token);
             response.EnsureSuccessStatusCode();
         });
         report.Add("submits /jobs/batch to the leader (x1000, 4 clients)", direct * BatchSize / (double)options.Seconds, "jobs/s");
+    }
 
+    private static async Task SinglesAsync(TestCluster cluster, ApiProcess api, NodeProcess leader, BenchOptions options, Report report)
+    {
+
+        // CPU per single submit, by process: where the cost of a request goes (the clients
+        // themselves run in this process and are counted apart).
+        var processes = cluster.Nodes.Select(n => n.ProcessId!.Value).Append(api.ProcessId!.Value).Append(Environment.ProcessId).ToArray();
+        var names = cluster.Nodes.Select(n => n == leader ? n.NodeId + " (leader)" : n.NodeId).Append("api").Append("clients").ToArray();
+        var cpuBefore = processes.Select(p => ProcessStats.CpuTime([p])).ToArray();
         var (singles, latencies) = await Load.ForAsync(64, options.Seconds, async token =>
         {
             using var response = await api.Http.PostAsJsonAsync("jobs", new { workflow = "echo", payload = new { n = 1 } }, FlotillaJson.Options, token);
@@ -43,6 +62,11 @@ internal static class FlotillaScenarios
         });
         report.Add("submits POST /jobs via api (64 clients)", singles / (double)options.Seconds, "jobs/s");
         report.Add("submits POST /jobs via api p50", Load.Percentile(latencies, 50), "ms");
+        for (var i = 0; i < processes.Length; i++)
+        {
+            var spent = ProcessStats.CpuTime([processes[i]]) - cpuBefore[i];
+            report.Add($"cpu per single submit, {names[i]}", spent.TotalMicroseconds / Math.Max(1, singles), "µs");
+        }
     }
 
     /// <summary>Jobs that run: end to end through the Api, pickup at a paced rate, memory, CPU, failover.</summary>
@@ -89,12 +113,65 @@ internal static class FlotillaScenarios
             report.Add($"rss {node.NodeId}", ProcessStats.RssBytes(node.ProcessId!.Value) / 1024.0 / 1024.0, "MiB");
         }
 
+        await SnapshotsAsync(cluster, report);
+
+        if (options.Runs("durable"))
+        {
+            await DurableVersusPlainAsync(cluster, api, leader, options, report);
+        }
+
         await PickupAsync(leader, "leader", options, report);
         await PickupAsync(follower, "follower", options, report);
         await FailoverAsync(cluster, leader, report);
     }
 
-    private static async Task<TimeSpan> RunJobsAsync(ApiProcess api, NodeProcess leader, int total, Report report, bool quiet)
+    /// <summary>The durable section alone (<c>--only durable</c>): its own cluster and Api.</summary>
+    public static async Task DurableAsync(BenchOptions options, Report report)
+    {
+        report.Progress("durable: starting 3 nodes and the Api");
+        await using var cluster = TestCluster.Create();
+        await cluster.StartAsync();
+        await using var api = await ApiProcess.StartAsync(cluster.Nodes);
+        await WaitForApiAsync(api);
+        var leader = cluster[await cluster.WaitForAgreedLeaderAsync(cluster.Nodes, TimeSpan.FromSeconds(30))];
+        await DurableVersusPlainAsync(cluster, api, leader, options, report);
+    }
+
+    // What journaling costs: two no-op guests that differ only in one flotilla.now_ms call (which
+    // makes a guest durable: its journal is read before the run and written with its outcome),
+    // each run end to end in the same cluster, one after the other, warmed up first.
+    private static async Task DurableVersusPlainAsync(TestCluster cluster, ApiProcess api, NodeProcess leader, BenchOptions options, Report report)
+    {
+        await RegisterAsync(api, "noop-plain", DurableNoOps.Plain);
+        await RegisterAsync(api, "noop-durable", DurableNoOps.Durable);
+        var processes = cluster.Nodes.Select(n => n.ProcessId!.Value).Append(api.ProcessId!.Value).ToArray();
+        foreach (var workflow in new[] { "noop-plain", "noop-durable" })
+        {
+            await RunJobsAsync(api, leader, Math.Min(2000, options.Jobs), report, quiet: true, workflow);
+        }
+
+        foreach (var (workflow, label) in new[] { ("noop-plain", "plain"), ("noop-durable", "durable") })
+        {
+            report.Progress($"durable: {options.Jobs} {label} no-op jobs");
+            var cpuBefore = ProcessStats.CpuTime(processes);
+            var watch = Stopwatch.StartNew();
+            await RunJobsAsync(api, leader, options.Jobs, report, quiet: false, workflow);
+            watch.Stop();
+            var cpu = ProcessStats.CpuTime(processes) - cpuBefore;
+            report.Add($"{label} no-op end-to-end", options.Jobs / watch.Elapsed.TotalSeconds, "jobs/s");
+            report.Add($"{label} no-op cpu per job (3 nodes + api)", cpu.TotalMicroseconds / options.Jobs, "µs");
+        }
+    }
+
+    private static async Task RegisterAsync(ApiProcess api, string name, byte[] module)
+    {
+        using var content = new ByteArrayContent(module);
+        content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/wasm");
+        using var response = await api.Http.PutAsync($"workflows/{name}", content);
+        response.EnsureSuccessStatusCode();
+    }
+
+    private static async Task<TimeSpan> RunJobsAsync(ApiProcess api, NodeProcess leader, int total, Report report, bool quiet, string workflow = "echo")
     {
         var watch = Stopwatch.StartNew();
         var chunks = Enumerable.Range(0, total).Chunk(BatchSize).ToArray();
@@ -104,7 +181,7 @@ internal static class FlotillaScenarios
             int i;
             while ((i = Interlocked.Increment(ref next)) < chunks.Length)
             {
-                var batch = chunks[i].Select(n => new { workflow = "echo", payload = new { n } }).ToArray();
+                var batch = chunks[i].Select(n => new { workflow, payload = new { n } }).ToArray();
                 using var response = await api.Http.PostAsJsonAsync("jobs/batch", batch, FlotillaJson.Options);
                 response.EnsureSuccessStatusCode();
             }
@@ -257,5 +334,27 @@ internal static class FlotillaScenarios
         }
     }
 
-    private sealed record QueueDto(string NodeId, long AppliedIndex, long Pending, long Running);
+    // Each node's last snapshot: how long it held up apply (the target is 50 ms at most), and
+    // how long its copy took beside apply. Snapshots come with log growth (64 MiB by default),
+    // so a short run may take none; --history takes several.
+    private static async Task SnapshotsAsync(TestCluster cluster, Report report)
+    {
+        foreach (var node in cluster.Nodes)
+        {
+            var queue = await node.Http.GetFromJsonAsync<QueueDto>("cluster/queue", FlotillaJson.Options);
+            if (queue?.LastSnapshot is { } snapshot)
+            {
+                report.Add($"snapshot apply stall, {node.NodeId} (at {snapshot.Index}, {snapshot.Bytes / 1024 / 1024} MiB)", snapshot.ApplyStallMs, "ms");
+                report.Add($"snapshot copy beside apply, {node.NodeId}", snapshot.CopyMs, "ms");
+            }
+            else
+            {
+                report.Progress($"{node.NodeId} took no snapshot in this run");
+            }
+        }
+    }
+
+    private sealed record QueueDto(string NodeId, long AppliedIndex, long Pending, long Running, SnapshotDto? LastSnapshot);
+
+    private sealed record SnapshotDto(long Index, long Bytes, double ApplyStallMs, double CopyMs);
 }

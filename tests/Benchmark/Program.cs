@@ -2,8 +2,9 @@ using Flotilla.Benchmark;
 
 // Measures Flotilla on this machine against Hangfire.InMemory in the same run: end-to-end
 // jobs/s, submits/s (batch and single), pickup at a paced rate on the leader and a follower,
-// leader failover, memory and CPU per job. Prints progress, a table, and JSON.
-//   dotnet run -c Release --project tests/Benchmark [-- --jobs 20000 --seconds 5 --rate 500 --only hangfire,submits,e2e --history 1000000 --json bench.json]
+// leader failover, memory and CPU per job, and a durable no-op job next to a plain one. Prints
+// progress, a table, and JSON.
+//   dotnet run -c Release --project tests/Benchmark [-- --jobs 20000 --seconds 5 --rate 500 --only hangfire,submits,e2e,durable (singles: the single submits alone) --history 1000000 --json bench.json]
 //   dotnet run -c Release --project tests/Benchmark -- --smoke     (CI: checks it works, measures nothing)
 var options = BenchOptions.Parse(args);
 var report = new Report(options);
@@ -13,14 +14,19 @@ if (options.Runs("hangfire"))
     await HangfireScenario.RunAsync(options, report);
 }
 
-if (options.Runs("submits"))
+if (options.Runs("submits") || options.Runs("singles"))
 {
     await FlotillaScenarios.SubmitsAsync(options, report);
 }
 
 if (options.Runs("e2e"))
 {
+    // With "durable" too, the durable-vs-plain section runs in the same cluster.
     await FlotillaScenarios.EndToEndAsync(options, report);
+}
+else if (options.Runs("durable"))
+{
+    await FlotillaScenarios.DurableAsync(options, report);
 }
 
 report.Print();

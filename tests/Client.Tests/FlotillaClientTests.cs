@@ -79,6 +79,22 @@ public sealed class FlotillaClientTests
         Assert.Equal("http://api.test:5080/jobs/missing", Assert.Single(server.Requests).RequestUri!.AbsoluteUri);
     }
 
+    [Fact]
+    public async Task AJournalIsReadWithItsTimesAndAnUnknownJobIsNull()
+    {
+        var server = new Stub(r => r.RequestUri!.AbsolutePath == "/jobs/j1/journal"
+            ? Answer(HttpStatusCode.OK, """{"job_id":"j1","entries":[{"seq":3,"kind":"http","request":"http GET https://a/x","state":"interrupted","at":"2026-01-02T03:04:05+00:00","attempt":2}]}""")
+            : Answer(HttpStatusCode.NotFound, "{}"));
+        var client = new FlotillaClient(new HttpClient(server) { BaseAddress = new Uri("http://flotilla.test") });
+
+        var journal = await client.GetJournalAsync("j1");
+        var missing = await client.GetJournalAsync("j2");
+
+        var entry = Assert.Single(journal!.Entries);
+        Assert.Equal(new JournalEntryView(3, "http", "http GET https://a/x", "interrupted", new DateTimeOffset(2026, 1, 2, 3, 4, 5, TimeSpan.Zero), 2), entry);
+        Assert.Null(missing);
+    }
+
     private static HttpResponseMessage Answer(HttpStatusCode status, string json, string mediaType = "application/json") =>
         new(status) { Content = new StringContent(json, Encoding.UTF8, mediaType) };
 

@@ -157,6 +157,24 @@ public sealed class ClientTests(ApiCluster fixture, ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task ADurableJobsJournalIsReadThroughTheApi()
+    {
+        await using var module = File.OpenRead(Path.Combine(AppContext.BaseDirectory, "Sdk", "lucky.wasm"));
+        await _client.RegisterWorkflowAsync("lucky-journal", module);
+        var job = await _client.EnqueueAsync("lucky-journal", new { sleep_ms = 1 });
+        Assert.Equal(JobStatus.Completed, (await _client.WaitAsync(job.JobId, Timeout)).Status);
+
+        var journal = await _client.GetJournalAsync(job.JobId);
+
+        Assert.Equal(job.JobId, journal!.JobId);
+        Assert.Equal(["random_bytes", "now_ms", "clock_time_get", "sleep_ms"], journal.Entries.Select(e => e.Kind));
+        Assert.Equal(["random_bytes 8", "now_ms", "clock_time_get realtime", "sleep_ms 1"], journal.Entries.Select(e => e.Request));
+        Assert.All(journal.Entries, e => Assert.Equal(("done", 1), (e.State, e.Attempt)));
+        Assert.InRange(journal.Entries[0].At, job.CreatedAt.AddMinutes(-1), DateTimeOffset.UtcNow.AddMinutes(1));
+        Assert.Null(await _client.GetJournalAsync("0190c0de-0000-7000-8000-000000000000"));
+    }
+
+    [Fact]
     public async Task AnIdempotencyKeyMakesTheSecondSubmissionTheFirstJob()
     {
         var options = new EnqueueOptions { IdempotencyKey = "order-" + Guid.NewGuid() };

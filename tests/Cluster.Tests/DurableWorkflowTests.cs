@@ -2,31 +2,49 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Text.Json;
 using Flotilla.Client;
+using Flotilla.Tests.Shared;
 
 namespace Flotilla.Cluster.Tests;
 
-/// <summary>Durable workflows on three real node processes: the C SDK sample, its journal replicated and replayed.</summary>
+/// <summary>
+/// Durable workflows on three real node processes: the C SDK samples, their journals replicated
+/// and replayed, their http calls reaching a real local server.
+/// </summary>
 public sealed class DurableWorkflowTests : IAsyncLifetime
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(90);
 
-    // Short leases so a dead node's job comes back within the test.
-    private readonly TestCluster _cluster = TestCluster.Create(configure: n =>
-    {
-        n.Settings["Worker:Slots"] = "2";
-        n.Settings["Worker:LeaseMs"] = "2000";
-    });
+    private readonly TestHttpServer _server = new();
+    private readonly TestCluster _cluster;
+
+    public DurableWorkflowTests() =>
+        // Short leases so a dead node's job comes back within the test.
+        _cluster = TestCluster.Create(configure: n =>
+        {
+            n.Settings["Worker:Slots"] = "2";
+            n.Settings["Worker:LeaseMs"] = "2000";
+            n.Settings["Durable:HttpAllow"] = $"127.0.0.1:{_server.Port}";
+            // The sleeps here wait in place (parking has its own tests: DurableTimerTests).
+            n.Settings["Durable:ParkThresholdMs"] = "60000";
+        });
 
     public async Task InitializeAsync()
     {
         await _cluster.StartAsync();
-        using var module = new ByteArrayContent(await File.ReadAllBytesAsync(Path.Combine(AppContext.BaseDirectory, "Sdk", "lucky.wasm")));
-        module.Headers.ContentType = new MediaTypeHeaderValue("application/wasm");
-        using var response = await _cluster.Nodes[0].Http.PutAsync("workflows/lucky", module);
-        Assert.True(response.IsSuccessStatusCode, await response.Content.ReadAsStringAsync());
+        foreach (var name in new[] { "lucky", "relay" })
+        {
+            using var module = new ByteArrayContent(await File.ReadAllBytesAsync(Path.Combine(AppContext.BaseDirectory, "Sdk", name + ".wasm")));
+            module.Headers.ContentType = new MediaTypeHeaderValue("application/wasm");
+            using var response = await _cluster.Nodes[0].Http.PutAsync("workflows/" + name, module);
+            Assert.True(response.IsSuccessStatusCode, await response.Content.ReadAsStringAsync());
+        }
     }
 
-    public async Task DisposeAsync() => await _cluster.DisposeAsync();
+    public async Task DisposeAsync()
+    {
+        await _cluster.DisposeAsync();
+        await _server.DisposeAsync();
+    }
 
     [Fact]
     public async Task AFailedDurableAttemptIsReplayedWithTheSameRandomBytesAndTime()
@@ -52,7 +70,7 @@ public sealed class DurableWorkflowTests : IAsyncLifetime
             Assert.All(entries, e => Assert.Equal(1, e.GetProperty("attempt").GetInt32()));
             Assert.Equal("random_bytes 8", entries[0].GetProperty("request").GetString());
             // The runner's clock when the call was made: the time the guest was given, give or take.
-            Assert.InRange(entries[1].GetProperty("at").GetInt64() - done.Result.Value.GetProperty("now_ms").GetInt64(), -1000, 1000);
+            Assert.InRange(entries[1].GetProperty("at").GetDateTimeOffset().ToUnixTimeMilliseconds() - done.Result.Value.GetProperty("now_ms").GetInt64(), -1000, 1000);
         }
     }
 
@@ -70,18 +88,24 @@ public sealed class DurableWorkflowTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task ADurableJobWhoseNodeDiesDuringASleepIsReplayedOnAnotherNode()
+    public async Task ADurableJobWhoseNodeDiesDuringASleepIsReplayedOnAnotherNodeWithoutRepeatingItsCall()
     {
-        var job = await TestCluster.SubmitAsync(_cluster.Nodes[0], new { workflow = "lucky", payload = new { sleep_ms = 6000 }, max_attempts = 3 });
-        // A sleep of a second or more commits the calls before it: wait for them, then kill the node.
+        var job = await TestCluster.SubmitAsync(_cluster.Nodes[0], new
+        {
+            workflow = "relay",
+            payload = new { url = _server.Url("/first"), then = _server.Url("/second"), sleep_ms = 2000 },
+            max_attempts = 3,
+        });
+        // The draw, the time and the first call are committed, then the 2 s sleep's wake-up time
+        // (a sleep of a second or more commits first): kill the node during the sleep.
         await _cluster.WaitForAsync(
-            async () => (await GetJournalAsync(_cluster.Nodes[0], job.JobId)).GetProperty("entries").GetArrayLength() == 4,
+            async () => (await GetJournalAsync(_cluster.Nodes[0], job.JobId)).GetProperty("entries").EnumerateArray().Select(e => e.GetProperty("kind").GetString()).Count() == 4,
             "the calls before the sleep to be committed",
             Timeout);
         var running = (await TestCluster.GetJobAsync(_cluster.Nodes[0], job.JobId))!;
         var victim = _cluster[running.ClaimedBy!];
-        var killedAt = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
         victim.Kill();
+        Assert.Empty(_server.To("/second")); // killed before the sleep ended
         var survivor = _cluster.Nodes.First(n => n != victim);
 
         Job? done = null;
@@ -92,11 +116,72 @@ public sealed class DurableWorkflowTests : IAsyncLifetime
 
         Assert.Equal(2, done!.Attempts);
         Assert.NotEqual(victim.NodeId, done.CompletedBy);
-        // The time was read before the kill: a live read on the second attempt would be later.
-        Assert.True(done.Result!.Value.GetProperty("now_ms").GetInt64() < killedAt, $"now_ms {done.Result.Value.GetProperty("now_ms")} is not before the kill at {killedAt}");
+        var result = done.Result!.Value;
+        // The first call was made once, by the dead node, with the draw and time it journaled:
+        // the replay reports those, and its answer, without calling again.
+        var first = Assert.Single(_server.To("/first"));
+        Assert.Equal($"{{\"lucky\": \"{result.GetProperty("lucky").GetString()}\", \"now_ms\": {result.GetProperty("now_ms").GetInt64()}}}", first.Body);
+        Assert.Equal($"{job.JobId}:3", first.Headers["Idempotency-Key"]);
+        Assert.Equal(200, result.GetProperty("first_status").GetInt32());
+        var second = Assert.Single(_server.To("/second"));
+        Assert.Equal($"{job.JobId}:5", second.Headers["Idempotency-Key"]);
+        Assert.Equal(200, result.GetProperty("second_status").GetInt32());
+
         var entries = (await GetJournalAsync(survivor, job.JobId)).GetProperty("entries").EnumerateArray().ToArray();
-        Assert.Equal(4, entries.Length); // the second attempt replayed them all and added none
-        Assert.All(entries, e => Assert.Equal(1, e.GetProperty("attempt").GetInt32()));
+        Assert.Equal(["random_bytes", "now_ms", "http", "sleep_ms", "http"], entries.Select(e => e.GetProperty("kind").GetString()));
+        Assert.Equal([1, 1, 1, 1, 2], entries.Select(e => e.GetProperty("attempt").GetInt32()));
+        Assert.All(entries, e => Assert.Equal("done", e.GetProperty("state").GetString()));
+        Assert.Equal($"http POST {_server.Url("/first")}", entries[2].GetProperty("request").GetString());
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task AnHttpCallInFlightWhenItsNodeDiesAnswersMinusThreeOnReplayOrIsSentAgainWhenIdempotent(bool idempotent)
+    {
+        var received = new TaskCompletionSource();
+        var release = new TaskCompletionSource();
+        _server.Reply = async (request, n) =>
+        {
+            if (n == 1)
+            {
+                // Held until its sender is dead: the job cannot know whether it took effect.
+                received.TrySetResult();
+                await release.Task.WaitAsync(Timeout);
+            }
+
+            return (200, $$"""{"n": {{n}}}""");
+        };
+        var job = await TestCluster.SubmitAsync(_cluster.Nodes[0], new { workflow = "relay", payload = new { url = _server.Url("/hold"), idempotent }, max_attempts = 3 });
+        await received.Task.WaitAsync(Timeout);
+        var victim = _cluster[(await TestCluster.GetJobAsync(_cluster.Nodes[0], job.JobId))!.ClaimedBy!];
+        victim.Kill();
+        release.SetResult();
+        var survivor = _cluster.Nodes.First(n => n != victim);
+
+        Job? done = null;
+        await _cluster.WaitForAsync(
+            async () => (done = await TestCluster.GetJobAsync(survivor, job.JobId)) is { Status: JobStatus.Completed },
+            "the job to complete on another node",
+            Timeout);
+
+        Assert.Equal(2, done!.Attempts);
+        var result = done.Result!.Value;
+        var sent = _server.To("/hold");
+        var entry = (await GetJournalAsync(survivor, job.JobId)).GetProperty("entries")[2];
+        Assert.Equal(2, entry.GetProperty("attempt").GetInt32());
+        if (idempotent)
+        {
+            Assert.Equal([$"{job.JobId}:3", $"{job.JobId}:3"], sent.Select(r => r.Headers["Idempotency-Key"]));
+            Assert.Equal(200, result.GetProperty("first_status").GetInt32());
+            Assert.Equal("done", entry.GetProperty("state").GetString());
+        }
+        else
+        {
+            Assert.Single(sent);
+            Assert.Equal(-3, result.GetProperty("first").GetInt64());
+            Assert.Equal("interrupted", entry.GetProperty("state").GetString());
+        }
     }
 
     private async Task<Job> WaitForAsync(string jobId, JobStatus status)

@@ -57,5 +57,16 @@ public sealed class FailoverTests : IAsyncLifetime
         }
 
         Assert.Contains("restored: replaced=True", oldLeader.RecentOutput());
+
+        // A survivor wrote snapshots of its own (beside apply) and compacted its log: killed and
+        // started again, it opens from them and carries on.
+        var survivor = survivors[0];
+        Assert.Contains("Snapshot written at applied index", survivor.RecentOutput());
+        survivor.Kill();
+        var after = await TestCluster.SubmitAsync(oldLeader, new { workflow = "echo", payload = "after" });
+        survivor.Start();
+        await _cluster.WaitForAgreedLeaderAsync(_cluster.Nodes, Timeout);
+        await _cluster.WaitForIdenticalStoresAsync(Timeout);
+        Assert.NotNull(await TestCluster.GetJobAsync(survivor, after.JobId));
     }
 }

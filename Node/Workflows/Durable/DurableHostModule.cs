@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text;
+using Microsoft.Extensions.Options;
 using Wasmtime;
 
 namespace Flotilla.Node.Workflows.Durable;
@@ -9,13 +10,15 @@ namespace Flotilla.Node.Workflows.Durable;
 /// is durable: its <c>now_ms</c>, <c>random_bytes</c>, <c>sleep_ms</c> and its WASI clock and
 /// randomness go through the run's <see cref="RunJournal"/> (<see cref="WorkflowRun.Journal"/>),
 /// so a later attempt replays them. Other guests run exactly as before: nothing is loaded for them.
+/// A sleep of at least <see cref="DurableOptions.ParkThresholdMs"/> parks the job instead of
+/// holding its slot (see <see cref="RunJournal.Park"/>).
 /// </summary>
-internal sealed class DurableHostModule(TimeProvider time) : IHostModule
+internal sealed partial class DurableHostModule(TimeProvider time, IOptions<DurableOptions>? options = null) : IHostModule
 {
     public const string ModuleName = "flotilla";
 
     /// <summary>The largest single response the journal keeps (<c>random_bytes</c> beyond it answers -2).</summary>
-    public const int MaxEntryBytes = 1024 * 1024;
+    public const int MaxEntryBytes = RunJournal.MaxEntryBytes;
 
     /// <summary>
     /// A sleep at least this long first commits the calls made so far: it is where a run is most
@@ -27,12 +30,15 @@ internal sealed class DurableHostModule(TimeProvider time) : IHostModule
     private const int BadArgument = -1;
     private const int TooLarge = -2;
 
+    private readonly long _parkThresholdMs = (options?.Value ?? new DurableOptions()).ParkThresholdMs;
+
     public void Define(Linker linker)
     {
         linker.DefineFunction(ModuleName, "now_ms", new CallerFunc<long>(NowMs));
         linker.DefineFunction(ModuleName, "random_bytes", new CallerFunc<int, int, int>(RandomBytes));
         linker.DefineFunction(ModuleName, "sleep_ms", new CallerFunc<long, int>(SleepMs));
         linker.DefineFunction(ModuleName, "log", new CallerAction<int, int, int>(Log));
+        DefineCalls(linker);
     }
 
     public void Prepare(RunContext context, Module module)
@@ -85,12 +91,21 @@ internal sealed class DurableHostModule(TimeProvider time) : IHostModule
         }
 
         var run = RunContext.Of(caller);
-        var wakeAt = (long)JournalInputs.ReadU64(Journal(caller).Call(
+        var journal = Journal(caller);
+        var wakeAt = (long)JournalInputs.ReadU64(journal.Call(
             "sleep_ms", $"sleep_ms {milliseconds}", () => JournalInputs.U64((ulong)(UnixMs() + milliseconds)), UnixMs()));
         var left = wakeAt - UnixMs();
+        if (left >= _parkThresholdMs && journal.CanPark)
+        {
+            // Stops the guest: the worker commits the journal (this sleep's wake-up time last)
+            // with the job parked until then, and a run after the wake-up replays to here and
+            // goes on. A replay that finds the wake-up still ahead (another node's clock) parks again.
+            throw journal.Park(wakeAt);
+        }
+
         if (left >= CommitBeforeSleepMs)
         {
-            Journal(caller).CommitPending(run.Watch);
+            journal.CommitPending(run.Watch);
             left = wakeAt - UnixMs();
         }
 

@@ -175,6 +175,64 @@ public sealed class JournalTests : IDisposable
         Assert.Equal(Response(2), fresh.GetJournal("a")[1].Response);
     }
 
+    [Fact]
+    public void AnIntentGetsItsResultFromTheAttemptThatLearntIt()
+    {
+        var store = _stores.Open();
+        _stores.Submit(store, 1_000, TempStores.NewJob("a", maxAttempts: 3));
+        _stores.Claim(store, 1_000, "node1", leaseMs: 1_000);
+        var intent = new JournalEntry(1, "http", "hash-http", "http POST http://a/x", null, JournalState.Intent, 1_001);
+        _stores.ApplyOne(store, 1_100, new AppendJournal("a", "node1", 1, [intent]));
+        // node1 died mid-call; node2's attempt sends it again and records the result.
+        _stores.ApplyOne(store, 5_000, new RescueExpiredLeases());
+        _stores.Claim(store, 10_000_000, "node2");
+        var done = intent with { State = JournalState.Done, Response = [(byte)'{', (byte)'}'] };
+
+        var completed = _stores.ApplyOne(store, 10_000_100, new AppendJournal("a", "node2", 2, [done]));
+        var repeated = _stores.ApplyOne(store, 10_000_200, new AppendJournal("a", "node2", 2, [done]));
+        var stale = _stores.ApplyOne(store, 10_000_300, new AppendJournal("a", "node1", 1, [done]));
+
+        Assert.Equal(new CountResult(1), completed);
+        Assert.Equal(new CountResult(0), repeated);
+        Assert.IsType<Rejected>(stale);
+        var entry = Assert.Single(store.GetJournal("a"));
+        Assert.Equal((JournalState.Done, 2, 1_001L), (entry.State, entry.Attempt, entry.At));
+        Assert.Equal(done.Response, entry.Response);
+    }
+
+    [Fact]
+    public void AnAppendPastTheEntryLimitFailsTheJobForGood()
+    {
+        var store = _stores.Open();
+        _stores.Submit(store, 1_000, TempStores.NewJob("a", maxAttempts: 5));
+        _stores.Claim(store, 1_000, "node1");
+        var entries = Enumerable.Range(1, Schema.JournalMaxEntries + 1).Select(Entry).ToArray();
+
+        var result = _stores.ApplyOne(store, 2_000, new AppendJournal("a", "node1", 1, entries));
+        var finish = _stores.ApplyOne(store, 2_000, new FinishJobs("node1", [new JobOutcome("a", 1, OutcomeKind.Completed, "1")]));
+
+        var job = Assert.IsType<JobChange>(result).Job!;
+        Assert.Equal(JobStatus.Failed, job.Status);
+        Assert.Equal("journal limit (10000 entries) reached for job a", job.Error);
+        Assert.Equal(new CountResult(0), finish); // the run's outcome comes too late
+        Assert.Equal(Schema.JournalMaxEntries, store.GetJournal("a").Count);
+    }
+
+    [Fact]
+    public void AnEntryOverOneMiBFailsTheJobForGood()
+    {
+        var store = _stores.Open();
+        _stores.Submit(store, 1_000, TempStores.NewJob("a", maxAttempts: 5));
+        _stores.Claim(store, 1_000, "node1");
+        var big = Entry(1) with { Response = new byte[Schema.JournalMaxEntryBytes + 1] };
+
+        var result = _stores.ApplyOne(store, 2_000, new AppendJournal("a", "node1", 1, [big]));
+
+        Assert.StartsWith("journal limit", Assert.IsType<JobChange>(result).Job!.Error, StringComparison.Ordinal);
+        Assert.Equal(JobStatus.Failed, store.GetJob("a")!.Status);
+        Assert.Empty(store.GetJournal("a"));
+    }
+
     private static AppendJournal Append(string jobId, string node, int attempt, params int[] seqs) =>
         new(jobId, node, attempt, [.. seqs.Select(Entry)]);
 

@@ -28,6 +28,36 @@ public sealed class SnapshotTests : IDisposable
     }
 
     [Fact]
+    public void APinnedStateIsCopiedAsItWasWhenPinnedWhileApplyGoesOn()
+    {
+        var leader = _stores.Open("leader");
+        _stores.Submit(leader, 1_000, TempStores.NewJob("before"));
+        var pinnedChecksum = leader.Checksum();
+        var pinnedIndex = leader.AppliedIndex;
+        var snapshot = Path.Combine(_stores.Folder, "pinned.snapshot");
+
+        using (var state = leader.PinState())
+        {
+            // Apply goes on (the store's writer is not blocked by the pinned read) ...
+            _stores.Submit(leader, 2_000, TempStores.NewJob("after"));
+            Assert.True(leader.AppliedIndex > pinnedIndex);
+            Assert.NotNull(leader.GetJob("after"));
+
+            // ... and the copy holds the state of the pin, not the later one.
+            Assert.Equal(pinnedIndex, state.AppliedIndex);
+            state.CopyTo(snapshot);
+        }
+
+        var fresh = _stores.Open("fresh");
+        Assert.True(fresh.RestoreSnapshot(snapshot));
+        Assert.Equal(pinnedIndex, fresh.AppliedIndex);
+        Assert.Equal(pinnedChecksum, fresh.Checksum());
+        Assert.Null(fresh.GetJob("after"));
+        Assert.False(File.Exists(snapshot + ".partial"));
+        Assert.False(File.Exists(snapshot + "-wal"));
+    }
+
+    [Fact]
     public void RestoredStoreKeepsApplyingTheLog()
     {
         var leader = _stores.Open("leader");

@@ -5,6 +5,7 @@ using System.Net.Http.Json;
 using System.Net.Sockets;
 using System.Text.Json;
 using Flotilla.Node.Extensions;
+using Flotilla.Tests.Shared;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
 using OpenTelemetry.Trace;
@@ -21,6 +22,7 @@ public sealed class TraceTests : IAsyncLifetime
     private readonly string _dataDir = Path.Combine(Path.GetTempPath(), "flotilla-trace-tests", Guid.NewGuid().ToString("N"));
     private readonly LockedCollection<Activity> _spans = new();
     private readonly int _httpPort = FreePort();
+    private readonly TestHttpServer _server = new();
     private WebApplication? _app;
     private HttpClient _http = null!;
 
@@ -34,6 +36,7 @@ public sealed class TraceTests : IAsyncLifetime
                 "--Cluster:Bootstrap", "true",
                 "--Cluster:Secret", "trace-tests",
                 "--Cluster:DataDir", _dataDir,
+                "--Durable:HttpAllow", $"127.0.0.1:{_server.Port}",
                 "--Logging:LogLevel:Default", "Warning",
             ],
             services => services.AddOpenTelemetry().WithTracing(t => t.AddInMemoryExporter(_spans)));
@@ -80,8 +83,48 @@ public sealed class TraceTests : IAsyncLifetime
         Assert.True(claim.GetTagItem("flotilla.raft.index") is long index && index > 0);
     }
 
+    [Fact]
+    public async Task ADurableJobsExecuteSpanCountsReplayedCallsAndShowsEachLiveOne()
+    {
+        foreach (var name in new[] { "lucky", "relay" })
+        {
+            using var module = new ByteArrayContent(await File.ReadAllBytesAsync(Path.Combine(AppContext.BaseDirectory, "Sdk", name + ".wasm")));
+            module.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/wasm");
+            (await _http.PutAsync($"workflows/{name}", module)).EnsureSuccessStatusCode();
+        }
+
+        // lucky fails its first attempt after four calls; the retry replays them.
+        var retried = await SubmitAndWaitAsync(new { workflow = "lucky", payload = new { fail_first = true }, max_attempts = 2 }, attempts: 2);
+        var called = await SubmitAndWaitAsync(new { workflow = "relay", payload = new { url = _server.Url("/traced") } }, attempts: 1);
+
+        var spans = _spans.Snapshot();
+        var attempts = spans.Where(s => s.OperationName == "job.execute" && Equals(s.GetTagItem("flotilla.job.id"), retried)).OrderBy(s => s.StartTimeUtc).ToArray();
+        Assert.Equal([0, 4], attempts.Select(s => s.GetTagItem("flotilla.journal.replayed")));
+        Assert.Equal(4, attempts[0].Events.Count(e => e.Name == "flotilla.host_call"));
+        Assert.DoesNotContain(attempts[1].Events, e => e.Name == "flotilla.host_call");
+        var relay = Assert.Single(spans, s => s.OperationName == "job.execute" && Equals(s.GetTagItem("flotilla.job.id"), called));
+        var call = Assert.Single(relay.Events, e => e.Name == "flotilla.host_call" && Equals(e.Tags.Single(t => t.Key == "flotilla.journal.kind").Value, "http"));
+        Assert.Equal($"http POST {_server.Url("/traced")}", call.Tags.Single(t => t.Key == "flotilla.journal.request").Value);
+        Assert.Equal("status 200", call.Tags.Single(t => t.Key == "flotilla.journal.result").Value);
+        Assert.Equal(3, call.Tags.Single(t => t.Key == "flotilla.journal.seq").Value);
+    }
+
+    private async Task<string> SubmitAndWaitAsync(object job, int attempts)
+    {
+        using var response = await _http.PostAsJsonAsync("jobs", job);
+        Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
+        var jobId = (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("job_id").GetString()!;
+        await Eventually(async () =>
+            (await _http.GetFromJsonAsync<JsonElement>($"jobs/{jobId}")).GetProperty("status").GetString() == "completed",
+            () => _http.GetStringAsync($"jobs/{jobId}"));
+        // The span ends just after the outcome is queued: give the exporter a moment.
+        await Eventually(() => Task.FromResult(_spans.Snapshot().Count(s => s.OperationName == "job.execute" && Equals(s.GetTagItem("flotilla.job.id"), jobId)) == attempts));
+        return jobId;
+    }
+
     public async Task DisposeAsync()
     {
+        await _server.DisposeAsync();
         _http?.Dispose();
         if (_app is not null)
         {

@@ -6,6 +6,7 @@ using Flotilla.Node.Tests.Store;
 using Flotilla.Node.Worker;
 using Flotilla.Node.Workflows;
 using Flotilla.Node.Workflows.Durable;
+using Microsoft.Extensions.Options;
 
 namespace Flotilla.Node.Tests.Workflows;
 
@@ -37,7 +38,7 @@ public sealed class DurableTests : IDisposable
 
     public DurableTests()
     {
-        _runner = _runners.Open(hostModules: new DurableHostModule(TimeProvider.System));
+        _runner = _runners.Open(hostModules: new DurableHostModule(TimeProvider.System, Options.Create(new DurableOptions { ParkThresholdMs = 1_000 })));
         _store = _stores.Open();
     }
 
@@ -201,6 +202,54 @@ public sealed class DurableTests : IDisposable
         Assert.StartsWith("drew ", log, StringComparison.Ordinal);
         // The retry replays all four calls (no events), then logs live again: it is past the journal.
         Assert.Equal([log], second.Events.Select(e => (string)e.Tags.Single(t => t.Key == "message").Value!));
+    }
+
+    [Fact]
+    public async Task ASleepPastTheParkThresholdParksTheJobAndTheRunAfterTheWakeUpGoesOn()
+    {
+        var job = Submit("parker-1", """{"sleep_ms": 1500}""", maxAttempts: 1);
+        var journal = new RunJournal(() => JobWorker.ToHostCalls(_store.GetJournal(job.JobId))) { CanPark = true };
+        var watch = Stopwatch.StartNew();
+
+        var (parkedRun, _) = await RunAsync(_lucky, job, journal);
+
+        // Stopped at the sleep, not slept: the wake-up time is the sleep's journaled answer.
+        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(1), $"the parked guest took {watch.Elapsed}");
+        Assert.False(parkedRun.Succeeded);
+        var wakeAt = Assert.IsType<long>(journal.ParkedUntil);
+        Assert.Equal(["random_bytes", "now_ms", "clock_time_get", "sleep_ms"], journal.Pending.Select(c => c.Kind));
+        Assert.Equal(wakeAt, BinaryPrimitives.ReadInt64LittleEndian(journal.Pending[^1].Response));
+        var append = JobWorker.ToAppend(job, Node, journal)!;
+        _stores.Apply(_store, 2_000, append, new FinishJobs(Node, [new JobOutcome(job.JobId, job.Fence, OutcomeKind.Parked, null, RunAt: wakeAt)]));
+        var parked = _store.GetJob(job.JobId)!;
+        Assert.Equal((JobStatus.Pending, wakeAt, 0), (parked.Status, parked.RunAt, parked.Attempts));
+
+        var resumed = Assert.Single(_stores.Claim(_store, wakeAt, Node), j => j.JobId == job.JobId);
+        await Task.Delay(TimeSpan.FromMilliseconds(Math.Max(0, wakeAt - DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() + 20)));
+        watch.Restart();
+        var (done, replay) = await RunAsync(_lucky, resumed, new RunJournal(() => JobWorker.ToHostCalls(_store.GetJournal(job.JobId))) { CanPark = true });
+
+        Assert.True(done.Succeeded, done.Error);
+        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(1), $"the replayed sleep took {watch.Elapsed}");
+        Assert.Equal(4, replay.Replayed);
+        Assert.Null(replay.ParkedUntil);
+        // The guest saw attempt 1 both times: the park was not an attempt.
+        Assert.Equal(1, JsonDocument.Parse(done.Result!).RootElement.GetProperty("attempt").GetInt32());
+        Assert.Equal(2, resumed.Fence);
+    }
+
+    [Fact]
+    public async Task ARunOutsideAParkableJobSleepsInPlace()
+    {
+        var job = Submit("in-place-1", """{"sleep_ms": 1100}""");
+        var journal = new RunJournal(() => []);
+        var watch = Stopwatch.StartNew();
+
+        var (outcome, _) = await RunAsync(_lucky, job, journal);
+
+        Assert.True(outcome.Succeeded, outcome.Error);
+        Assert.True(watch.Elapsed >= TimeSpan.FromMilliseconds(1_050), $"slept only {watch.Elapsed}");
+        Assert.Null(journal.ParkedUntil);
     }
 
     private static JournalEntry ToEntry(HostCall c) => new(c.Seq, c.Kind, c.RequestHash, c.Request, c.Response, JournalState.Done, c.At);
