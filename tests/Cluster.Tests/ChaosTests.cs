@@ -281,14 +281,27 @@ public sealed class ChaosTests(ITestOutputHelper output) : IAsyncLifetime
     {
         // Settle: every acknowledged job finishes (a job on a killed node waits out its lease).
         var leaderId = await _cluster.WaitForAgreedLeaderAsync(_cluster.Nodes, Timeout);
-        await _cluster.WaitForAsync(
-            async () =>
-            {
-                var counts = await _cluster[leaderId].Http.GetFromJsonAsync<JobCounts>("jobs/counts", FlotillaJson.Options);
-                return counts is { Pending: 0, Running: 0 };
-            },
-            "every job finished",
-            TimeSpan.FromSeconds(60));
+        try
+        {
+            await _cluster.WaitForAsync(
+                async () =>
+                {
+                    var counts = await _cluster[leaderId].Http.GetFromJsonAsync<JobCounts>("jobs/counts", FlotillaJson.Options);
+                    return counts is { Pending: 0, Running: 0 };
+                },
+                "every job finished",
+                TimeSpan.FromSeconds(60));
+        }
+        catch (TimeoutException ex)
+        {
+            var leader = _cluster[leaderId];
+            var unfinished = (await ListAsync(leader, "running", CancellationToken.None)).Concat(await ListAsync(leader, "pending", CancellationToken.None))
+                .Take(10).Select(j => $"{j.JobId} {j.Status} on {j.ClaimedBy} attempts {j.Attempts} run_at {j.RunAt:HH:mm:ss.fff} lease {j.LeaseUntil:HH:mm:ss.fff} error {j.Error}");
+            throw new TimeoutException(
+                $"Unfinished on {leaderId} at {DateTimeOffset.UtcNow:HH:mm:ss.fff}: {string.Join("; ", unfinished)}; workers: {WorkersOf(leader)}{Environment.NewLine}{Report(load, majorityToWrite, await _cluster[leaderId].GetStateAsync())}",
+                ex);
+        }
+
         var state = await _cluster.WaitForIdenticalStoresAsync(Timeout);
 
         var report = Report(load, majorityToWrite, state);
