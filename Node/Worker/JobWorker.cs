@@ -345,11 +345,13 @@ internal sealed partial class JobWorker(
     }
 
     // The outcomes must reach the log or the jobs run again after their leases: keep trying
-    // through elections for as long as the lease would have held them anyway.
+    // through elections and outages, however long (a fenced-out outcome changes nothing). Giving
+    // up after a deadline, as before, ended this loop for good: the jobs stayed held, their leases
+    // renewed, and they sat `running` forever (found by the chaos test after a restart of all).
+    // Only a refusal of the command itself is final; then the leases hand the jobs back.
     private async Task ReportAsync(List<(Held Job, JobOutcome Outcome)> batch, CancellationToken token)
     {
         var commands = WithJournals(batch.Select(b => b.Job.Journal), new FinishJobs(node.NodeId, batch.Select(b => b.Outcome).ToArray()));
-        var deadline = time.GetUtcNow().AddMilliseconds(_options.LeaseMs);
         while (true)
         {
             try
@@ -363,7 +365,12 @@ internal sealed partial class JobWorker(
 
                 return;
             }
-            catch (Exception ex) when (ex is not OperationCanceledException && time.GetUtcNow() < deadline)
+            catch (InvalidCommandException ex)
+            {
+                LogReportRefused(ex, batch.Count);
+                return;
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException || !token.IsCancellationRequested)
             {
                 LogReportDeferred(batch.Count, ex.Message);
                 await Task.Delay(250, token).ConfigureAwait(false);
@@ -538,6 +545,9 @@ internal sealed partial class JobWorker(
 
     [LoggerMessage(EventId = 2006, Level = LogLevel.Information, Message = "Adopted {Count} job(s) running under this node's name")]
     private partial void LogAdopted(int count);
+
+    [LoggerMessage(EventId = 2008, Level = LogLevel.Error, Message = "The cluster refused {Count} outcome(s); their leases will hand the jobs back")]
+    private partial void LogReportRefused(Exception ex, int count);
 
     [LoggerMessage(EventId = 2007, Level = LogLevel.Warning, Message = "Could not report {Count} outcome(s) yet: {Reason}")]
     private partial void LogReportDeferred(int count, string reason);
