@@ -33,6 +33,16 @@ var node3 = builder.AddClusterNode("node3", dataRoot, raftPortBase + 2, clusterS
 // whose disk was lost joins its old cluster (once the old node1 is removed) instead of founding a second.
 node1.WithJoin(node2, node3);
 
+// Hosts durable workflows may call (Durable:HttpAllow; none by default), e.g.
+// dotnet user-secrets set Flotilla:HttpAllow "api.example.com,127.0.0.1:9000".
+if (builder.Configuration["Flotilla:HttpAllow"] is { Length: > 0 } httpAllow)
+{
+    foreach (var node in new[] { node1, node2, node3 })
+    {
+        node.WithEnvironment("Durable__HttpAllow", httpAllow);
+    }
+}
+
 // The Api takes writes only once a leader is known; its /health says so.
 // A fixed port for the public front, so scripts and the README can name it.
 var apiPort = int.TryParse(builder.Configuration["Flotilla:ApiPort"], out var p) ? p : 5080;

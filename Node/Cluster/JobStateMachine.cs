@@ -74,7 +74,15 @@ internal sealed partial class JobStateMachine(
         foreach (var old in SnapshotFile.All(snapshotDir).Where(s => s.Index < watermark))
         {
             token.ThrowIfCancellationRequested();
-            old.File.Delete();
+            try
+            {
+                old.File.Delete();
+            }
+            catch (IOException ex)
+            {
+                // An old file left behind costs disk only; an exception here would reach the log's background work.
+                LogReclaimFailed(old.File.Name, ex);
+            }
         }
 
         return ValueTask.CompletedTask;
@@ -82,7 +90,9 @@ internal sealed partial class JobStateMachine(
 
     private async ValueTask<long> ApplyCoreAsync(LogEntry entry, CancellationToken token)
     {
-        if (await ApplyAsync(entry, token).ConfigureAwait(false))
+        // Entries replayed at start that the store already holds (it may be ahead of the newest
+        // snapshot) apply as no-ops; the state at such an index can no longer be pinned.
+        if (await ApplyAsync(entry, token).ConfigureAwait(false) && store.AppliedIndex == entry.Index)
         {
             BeginSnapshot(entry.Index, entry.Term);
         }
@@ -255,7 +265,8 @@ internal sealed partial class JobStateMachine(
 
         var stall = Stopwatch.GetElapsedTime(started);
         var token = _lifetime.Token;
-        _snapshotting = Task.Run(() => WriteSnapshot(state, index, term, stall, token), token);
+        // Not Task.Run(..., token): a task cancelled before it starts would never dispose the pin.
+        _snapshotting = Task.Run(() => WriteSnapshot(state, index, term, stall, token), CancellationToken.None);
     }
 
     private void WriteSnapshot(PinnedState state, long index, long term, TimeSpan stall, CancellationToken token)
@@ -327,6 +338,9 @@ internal sealed partial class JobStateMachine(
 
     [LoggerMessage(EventId = 1102, Level = LogLevel.Information, Message = "Snapshot written at applied index {Index} ({Bytes} bytes); apply held {StallMs:F1} ms, copy took {CopyMs:F0} ms")]
     private partial void LogSnapshotWritten(long index, long bytes, double stallMs, double copyMs);
+
+    [LoggerMessage(EventId = 1108, Level = LogLevel.Warning, Message = "Old snapshot {Snapshot} could not be deleted")]
+    private partial void LogReclaimFailed(string snapshot, Exception ex);
 
     [LoggerMessage(EventId = 1107, Level = LogLevel.Warning, Message = "Snapshot at entry {Index} failed; the log keeps its entries until the next one")]
     private partial void LogSnapshotFailed(long index, Exception ex);

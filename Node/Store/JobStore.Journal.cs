@@ -75,7 +75,8 @@ internal sealed partial class JobStore
             }
 
             var size = Encoding.UTF8.GetByteCount(entry.Request) + (entry.Response?.Length ?? 0);
-            bytes ??= JournalBytes(command.JobId);
+            // An empty journal (a first append: most durable jobs have only one) holds no bytes.
+            bytes ??= last == 0 ? 0 : JournalBytes(command.JobId);
             if (entry.Response?.Length > Schema.JournalMaxEntryBytes)
             {
                 return FailOnLimit(command, now, $"an entry over {Schema.JournalMaxEntryBytes} bytes at seq {entry.Seq}");

@@ -50,7 +50,7 @@ public sealed class DurableTimerTests : IAsyncLifetime
         Assert.Equal(0, parked.Attempts);
         Assert.Null(parked.LeaseUntil);
         // run_at is the wake-up: the sleep's start (its journal time) plus 10 s, by the runner's clock.
-        var sleptAt = DateTimeOffset.FromUnixTimeMilliseconds(journal[^1].GetProperty("at").GetInt64());
+        var sleptAt = journal[^1].GetProperty("at").GetDateTimeOffset();
         Assert.InRange((parked.RunAt - sleptAt).TotalMilliseconds, 10_000 - 50, 10_000 + 50);
         var parker = parked.ClaimedBy!;
 

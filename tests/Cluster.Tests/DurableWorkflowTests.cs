@@ -7,8 +7,9 @@ using Flotilla.Tests.Shared;
 namespace Flotilla.Cluster.Tests;
 
 /// <summary>
-/// Durable workflows on three real node processes: the C SDK samples, their journals replicated
-/// and replayed, their http calls reaching a real local server.
+/// Durable workflows on three real node processes: the SDKs' samples (C; Rust and AssemblyScript
+/// with their HTTP part), their journals replicated and replayed, their http calls reaching a
+/// real local server.
 /// </summary>
 public sealed class DurableWorkflowTests : IAsyncLifetime
 {
@@ -27,6 +28,9 @@ public sealed class DurableWorkflowTests : IAsyncLifetime
             // The sleeps here wait in place (parking has its own tests: DurableTimerTests).
             n.Settings["Durable:ParkThresholdMs"] = "60000";
         });
+
+    /// <summary>The SDKs whose <c>lucky</c> sample has a build with its HTTP part (<c>lucky_http.wasm</c>).</summary>
+    public static TheoryData<string> HttpLanguages => new() { "rust", "assemblyscript" };
 
     public async Task InitializeAsync()
     {
@@ -93,13 +97,15 @@ public sealed class DurableWorkflowTests : IAsyncLifetime
         var job = await TestCluster.SubmitAsync(_cluster.Nodes[0], new
         {
             workflow = "relay",
-            payload = new { url = _server.Url("/first"), then = _server.Url("/second"), sleep_ms = 2000 },
+            payload = new { url = _server.Url("/first"), then = _server.Url("/second"), sleep_ms = 6000 },
             max_attempts = 3,
         });
-        // The draw, the time and the first call are committed, then the 2 s sleep's wake-up time
-        // (a sleep of a second or more commits first): kill the node during the sleep.
+        // The draw, the time and the first call are committed, then the sleep's wake-up time (a
+        // sleep of a second or more commits first): kill the node during the sleep. The sleep
+        // waits in place (the park threshold is above it) and is long enough that a loaded
+        // machine's polling does not miss it.
         await _cluster.WaitForAsync(
-            async () => (await GetJournalAsync(_cluster.Nodes[0], job.JobId)).GetProperty("entries").EnumerateArray().Select(e => e.GetProperty("kind").GetString()).Count() == 4,
+            async () => (await GetJournalAsync(_cluster.Nodes[0], job.JobId)).GetProperty("entries").EnumerateArray().Select(e => e.GetProperty("kind").GetString()).Count() >= 4,
             "the calls before the sleep to be committed",
             Timeout);
         var running = (await TestCluster.GetJobAsync(_cluster.Nodes[0], job.JobId))!;
@@ -182,6 +188,63 @@ public sealed class DurableWorkflowTests : IAsyncLifetime
             Assert.Equal(-3, result.GetProperty("first").GetInt64());
             Assert.Equal("interrupted", entry.GetProperty("state").GetString());
         }
+    }
+
+    [Theory]
+    [MemberData(nameof(HttpLanguages))]
+    public async Task AnSdkSampleWhoseNodeDiesDuringItsSleepFetchesAndPostsOnce(string language)
+    {
+        await RegisterAsync($"lucky-http-{language}", Path.Combine("Sdk", language, "lucky_http.wasm"));
+        var payload = new { url = _server.Url("/page"), post_url = _server.Url("/results"), sleep_ms = 6000 };
+        var job = await TestCluster.SubmitAsync(_cluster.Nodes[0], new { workflow = $"lucky-http-{language}", payload, max_attempts = 3 });
+        // The draw, the time, the GET and the sleep's wake-up are committed before it sleeps.
+        await _cluster.WaitForAsync(
+            async () => (await GetJournalAsync(_cluster.Nodes[0], job.JobId)).GetProperty("entries").GetArrayLength() == 5,
+            "the calls before the sleep to be committed",
+            Timeout);
+        var victim = _cluster[(await TestCluster.GetJobAsync(_cluster.Nodes[0], job.JobId))!.ClaimedBy!];
+        var killedAt = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        victim.Kill();
+        var survivor = _cluster.Nodes.First(n => n != victim);
+
+        var done = await WaitForCompletionAsync(survivor, job.JobId);
+
+        Assert.Equal(2, done.Attempts);
+        Assert.NotEqual(victim.NodeId, done.CompletedBy);
+        var result = done.Result!.Value;
+        Assert.True(result.GetProperty("now_ms").GetInt64() < killedAt, $"now_ms {result.GetProperty("now_ms")} is not before the kill at {killedAt}");
+        // The replay answered the GET from the journal: one request, and its answer is the one reported.
+        Assert.Equal("GET", Assert.Single(_server.To("/page")).Method);
+        Assert.Equal("""{"path": "/page", "n": 1}""", result.GetProperty("fetched").GetProperty("head").GetString());
+        // The POST was made once, by the second attempt, with the replayed draw and time.
+        var posted = Assert.Single(_server.To("/results"));
+        Assert.Equal($"{job.JobId}:6", posted.Headers["Idempotency-Key"]);
+        var body = JsonDocument.Parse(posted.Body).RootElement;
+        Assert.Equal(result.GetProperty("lucky").GetString(), body.GetProperty("lucky").GetString());
+        Assert.Equal(result.GetProperty("now_ms").GetInt64(), body.GetProperty("now_ms").GetInt64());
+        Assert.Equal(200, result.GetProperty("posted").GetInt32());
+        var entries = (await GetJournalAsync(survivor, job.JobId)).GetProperty("entries").EnumerateArray().ToArray();
+        Assert.Equal(["random_bytes", "now_ms", "clock_time_get", "http", "sleep_ms", "http"], entries.Select(e => e.GetProperty("kind").GetString()));
+        Assert.Equal([1, 1, 1, 1, 1, 2], entries.Select(e => e.GetProperty("attempt").GetInt32()));
+        Assert.Equal($"http POST {_server.Url("/results")}", entries[5].GetProperty("request").GetString());
+    }
+
+    private async Task RegisterAsync(string name, string file)
+    {
+        using var module = new ByteArrayContent(await File.ReadAllBytesAsync(Path.Combine(AppContext.BaseDirectory, file)));
+        module.Headers.ContentType = new MediaTypeHeaderValue("application/wasm");
+        using var response = await _cluster.Nodes[0].Http.PutAsync($"workflows/{name}", module);
+        Assert.True(response.IsSuccessStatusCode, await response.Content.ReadAsStringAsync());
+    }
+
+    private async Task<Job> WaitForCompletionAsync(NodeProcess node, string jobId)
+    {
+        Job? done = null;
+        await _cluster.WaitForAsync(
+            async () => (done = await TestCluster.GetJobAsync(node, jobId)) is { Status: JobStatus.Completed },
+            "the job to complete on another node",
+            Timeout);
+        return done!;
     }
 
     private async Task<Job> WaitForAsync(string jobId, JobStatus status)

@@ -58,15 +58,23 @@ public sealed class FailoverTests : IAsyncLifetime
 
         Assert.Contains("restored: replaced=True", oldLeader.RecentOutput());
 
-        // A survivor wrote snapshots of its own (beside apply) and compacted its log: killed and
-        // started again, it opens from them and carries on.
+        // A survivor wrote snapshots of its own (beside apply) and compacted its log. Killed, and
+        // its database lost, it restores its newest snapshot, replays the log after it, and
+        // ends identical to the others.
         var survivor = survivors[0];
         Assert.Contains("Snapshot written at applied index", survivor.RecentOutput());
         survivor.Kill();
         var after = await TestCluster.SubmitAsync(oldLeader, new { workflow = "echo", payload = "after" });
+        foreach (var file in Directory.EnumerateFiles(survivor.DataDir, "flotilla.db*"))
+        {
+            File.Delete(file);
+        }
+
         survivor.Start();
         await _cluster.WaitForAgreedLeaderAsync(_cluster.Nodes, Timeout);
         await _cluster.WaitForIdenticalStoresAsync(Timeout);
+        Assert.Contains("restored: replaced=True", survivor.RecentOutput());
+        Assert.NotNull(await TestCluster.GetJobAsync(survivor, before.JobId));
         Assert.NotNull(await TestCluster.GetJobAsync(survivor, after.JobId));
     }
 }

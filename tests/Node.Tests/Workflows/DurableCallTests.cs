@@ -247,6 +247,61 @@ public sealed class DurableCallTests : IAsyncLifetime
         Assert.StartsWith("journal limit", stored.Error, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [MemberData(nameof(SdkSamples.HttpLanguages), MemberType = typeof(SdkSamples))]
+    public async Task AnSdkSampleFetchesAndPostsOnceAcrossAReplay(string language)
+    {
+        var module = SdkSamples.Lucky(language, http: true);
+        var job = Submit($"sdk-{language}", new { url = _server.Url("/page"), post_url = _server.Url("/results"), sleep_ms = 1500 });
+        using var cancel = new CancellationTokenSource();
+        var firstRun = RunAsync(job, module: module, token: cancel.Token);
+        // Stopped during its sleep, as a dead node's guest would be: draw, time, GET and the sleep are committed.
+        await WaitUntilAsync(() =>
+        {
+            lock (_commits)
+            {
+                return _commits.Contains((5, JournalState.Done));
+            }
+        });
+        await cancel.CancelAsync();
+        Assert.Equal("cancelled", (await firstRun).Outcome.Error);
+
+        var retry = FailAndClaimAgain(job);
+        var (second, journal) = await RunAsync(retry, module: module);
+
+        var result = Result(second);
+        Assert.Equal(5, journal.Replayed);
+        Assert.Equal(["random_bytes", "now_ms", "clock_time_get", "http", "sleep_ms", "http"], _store.GetJournal(job.JobId).Select(e => e.Kind));
+        // The GET was answered from the journal on replay: the server saw it once, and its first answer is the one reported.
+        var page = Assert.Single(_server.To("/page"));
+        Assert.Equal("GET", page.Method);
+        Assert.Equal(200, result.GetProperty("fetched").GetProperty("status").GetInt32());
+        Assert.Equal("""{"path": "/page", "n": 1}""", result.GetProperty("fetched").GetProperty("head").GetString());
+        // The POST carries the replayed draw and time, once, with the key of its journal entry.
+        var posted = Assert.Single(_server.To("/results"));
+        Assert.Equal("POST", posted.Method);
+        Assert.Equal($"{job.JobId}:6", posted.Headers["Idempotency-Key"]);
+        Assert.Equal("application/json", posted.Headers["Content-Type"]);
+        var body = JsonDocument.Parse(posted.Body).RootElement;
+        Assert.Equal(result.GetProperty("lucky").GetString(), body.GetProperty("lucky").GetString());
+        Assert.Equal(result.GetProperty("now_ms").GetInt64(), body.GetProperty("now_ms").GetInt64());
+        Assert.Equal(200, result.GetProperty("posted").GetInt32());
+        Assert.Equal(2, result.GetProperty("attempt").GetInt32());
+    }
+
+    [Theory]
+    [MemberData(nameof(SdkSamples.HttpLanguages), MemberType = typeof(SdkSamples))]
+    public async Task AnSdkSampleReportsADeniedCall(string language)
+    {
+        var strict = Runner("example.org");
+        var job = Submit($"sdk-denied-{language}", new { url = _server.Url("/page") });
+
+        var (outcome, _) = await RunAsync(job, strict, SdkSamples.Lucky(language, http: true));
+
+        Assert.Equal($"exit code 1: GET {_server.Url("/page")}: denied (the host is not in Durable:HttpAllow)", outcome.Error);
+        Assert.Empty(_server.Requests);
+    }
+
     [Fact]
     public void HttpAllowTakesHostsAndHostPorts()
     {

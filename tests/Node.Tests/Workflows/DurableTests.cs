@@ -11,8 +11,9 @@ using Microsoft.Extensions.Options;
 namespace Flotilla.Node.Tests.Workflows;
 
 /// <summary>
-/// Durable workflows end to end below the worker: the C SDK's sample on real Wasmtime, its
-/// journal committed to and read back from a real SQLite store the way the worker does it.
+/// Durable workflows end to end below the worker: the SDKs' samples (C, Rust, AssemblyScript) on
+/// real Wasmtime, their journal committed to and read back from a real SQLite store the way the
+/// worker does it.
 /// </summary>
 public sealed class DurableTests : IDisposable
 {
@@ -29,7 +30,7 @@ public sealed class DurableTests : IDisposable
             (call $exit (i32.const 1))))
         """;
 
-    private static readonly byte[] _lucky = File.ReadAllBytes(Path.Combine(AppContext.BaseDirectory, "Sdk", "lucky.wasm"));
+    private static readonly byte[] _lucky = SdkSamples.Lucky("c");
 
     private readonly TempRunner _runners = new();
     private readonly TempStores _stores = new();
@@ -48,19 +49,21 @@ public sealed class DurableTests : IDisposable
         _stores.Dispose();
     }
 
-    [Fact]
-    public async Task ARetryReplaysTheRandomBytesAndTimeOfTheFailedAttempt()
+    [Theory]
+    [MemberData(nameof(SdkSamples.Languages), MemberType = typeof(SdkSamples))]
+    public async Task ARetryReplaysTheRandomBytesAndTimeOfTheFailedAttempt(string language)
     {
+        var lucky = SdkSamples.Lucky(language);
         var job = Submit("lucky-1", """{"fail_first": true}""");
 
-        var first = await RunAsync(_lucky, job);
+        var first = await RunAsync(lucky, job);
         Assert.False(first.Outcome.Succeeded);
         Assert.Equal(["random_bytes", "now_ms", "clock_time_get", "sleep_ms"], first.Journal.Appended.Select(c => c.Kind));
         Finish(job, first);
         await Task.Delay(20); // so a live clock on the retry would read later than the journaled one
 
         var retry = Claim(job);
-        var second = await RunAsync(_lucky, retry);
+        var second = await RunAsync(lucky, retry);
 
         Assert.True(second.Outcome.Succeeded, second.Outcome.Error);
         var result = JsonDocument.Parse(second.Outcome.Result!).RootElement;
@@ -74,16 +77,18 @@ public sealed class DurableTests : IDisposable
         Assert.Empty(second.Journal.Appended);
     }
 
-    [Fact]
-    public async Task AGuestThatAsksForSomethingElseOnReplayFailsForGood()
+    [Theory]
+    [MemberData(nameof(SdkSamples.Languages), MemberType = typeof(SdkSamples))]
+    public async Task AGuestThatAsksForSomethingElseOnReplayFailsForGood(string language)
     {
+        var lucky = SdkSamples.Lucky(language);
         var job = Submit("diverge-1", """{"diverge": true}""", maxAttempts: 5);
-        var first = await RunAsync(_lucky, job);
+        var first = await RunAsync(lucky, job);
         Assert.Equal("exit code 1: diverge: failing the first attempt", first.Outcome.Error);
         Finish(job, first);
 
         var retry = Claim(job);
-        var second = await RunAsync(_lucky, retry);
+        var second = await RunAsync(lucky, retry);
         Finish(retry, second);
 
         Assert.Equal("nondeterminism at seq 1: journal has now_ms, guest asked random_bytes 1", second.Outcome.Error);
@@ -137,9 +142,11 @@ public sealed class DurableTests : IDisposable
         Assert.False(journal.Opened);
     }
 
-    [Fact]
-    public async Task ALongSleepCommitsTheCallsBeforeIt()
+    [Theory]
+    [MemberData(nameof(SdkSamples.Languages), MemberType = typeof(SdkSamples))]
+    public async Task ALongSleepCommitsTheCallsBeforeIt(string language)
     {
+        var lucky = SdkSamples.Lucky(language);
         var job = Submit("sleeper-1", """{"sleep_ms": 1200}""");
         int[]? journalDuringSleep = null;
         var journal = new RunJournal(() => JobWorker.ToHostCalls(_store.GetJournal(job.JobId)))
@@ -152,7 +159,7 @@ public sealed class DurableTests : IDisposable
             },
         };
 
-        var (outcome, _) = await RunAsync(_lucky, job, journal);
+        var (outcome, _) = await RunAsync(lucky, job, journal);
 
         Assert.True(outcome.Succeeded, outcome.Error);
         // random_bytes, now_ms, clock_time_get and the sleep's wake-up time, committed before it slept
@@ -181,17 +188,19 @@ public sealed class DurableTests : IDisposable
         Assert.Empty(_store.GetJournal(job.JobId));
     }
 
-    [Fact]
-    public async Task LiveCallsAndLogsAreSpanEventsAndAReplayRepeatsNeitherCall()
+    [Theory]
+    [MemberData(nameof(SdkSamples.Languages), MemberType = typeof(SdkSamples))]
+    public async Task LiveCallsAndLogsAreSpanEventsAndAReplayRepeatsNeitherCall(string language)
     {
+        var lucky = SdkSamples.Lucky(language);
         var job = Submit("traced-1", """{"fail_first": true}""");
         using var first = new Activity("first").Start();
-        var attempt1 = await RunAsync(_lucky, job);
+        var attempt1 = await RunAsync(lucky, job);
         first.Stop();
         Finish(job, attempt1);
         var retry = Claim(job);
         using var second = new Activity("second").Start();
-        await RunAsync(_lucky, retry);
+        await RunAsync(lucky, retry);
         second.Stop();
 
         Assert.Equal(
