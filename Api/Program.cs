@@ -9,12 +9,14 @@ builder.AddServiceDefaults();
 builder.AddHttpConventions();
 builder.AddClusterAccess();
 builder.AddApiKeys();
+builder.AddWriteRateLimit();
 
 var app = builder.Build();
 
 app.UseExceptionHandler();
 app.UseStatusCodePages();
 app.UseApiKeys();
+app.UseRateLimiter();
 
 app.MapDefaultEndpoints();
 app.MapApiReference();

@@ -22,14 +22,14 @@ internal static class JobsApi
     public static RouteGroupBuilder MapJobsApiV1(this IEndpointRouteBuilder app)
     {
         var api = app.MapGroup("").WithTags("Jobs").ProducesProblem(StatusCodes.Status503ServiceUnavailable);
-        api.MapPost("/jobs", SubmitAsync).Accepts<SubmitJobRequest>("application/json").ProducesProblem(StatusCodes.Status413PayloadTooLarge).RequireAuthorization(ApiScopes.JobsWrite);
-        api.MapPost("/jobs/batch", SubmitBatchAsync).Accepts<SubmitJobRequest[]>("application/json").ProducesProblem(StatusCodes.Status413PayloadTooLarge).RequireAuthorization(ApiScopes.JobsWrite);
-        api.MapPost("/new-job", SubmitUrlAsync).Accepts<NewJobForm>("application/x-www-form-urlencoded").DisableAntiforgery().RequireAuthorization(ApiScopes.JobsWrite);
+        api.MapPost("/jobs", SubmitAsync).Accepts<SubmitJobRequest>("application/json").ProducesProblem(StatusCodes.Status413PayloadTooLarge).RequireAuthorization(ApiScopes.JobsWrite).RequireRateLimiting(WriteRateLimitExtensions.Policy);
+        api.MapPost("/jobs/batch", SubmitBatchAsync).Accepts<SubmitJobRequest[]>("application/json").ProducesProblem(StatusCodes.Status413PayloadTooLarge).RequireAuthorization(ApiScopes.JobsWrite).RequireRateLimiting(WriteRateLimitExtensions.Policy);
+        api.MapPost("/new-job", SubmitUrlAsync).Accepts<NewJobForm>("application/x-www-form-urlencoded").DisableAntiforgery().RequireAuthorization(ApiScopes.JobsWrite).RequireRateLimiting(WriteRateLimitExtensions.Policy);
         api.MapGet("/jobs/counts", CountAsync).RequireAuthorization(ApiScopes.JobsRead);
         api.MapGet("/jobs/{id}", GetAsync).ProducesProblem(StatusCodes.Status404NotFound).RequireAuthorization(ApiScopes.JobsRead);
         api.MapGet("/jobs", ListAsync).RequireAuthorization(ApiScopes.JobsRead);
         api.MapGet("/jobs/{id}/journal", GetJournalAsync).ProducesProblem(StatusCodes.Status404NotFound).RequireAuthorization(ApiScopes.JobsRead);
-        api.MapPost("/jobs/{id}/cancel", CancelAsync).ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict).RequireAuthorization(ApiScopes.JobsWrite);
+        api.MapPost("/jobs/{id}/cancel", CancelAsync).ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict).RequireAuthorization(ApiScopes.JobsWrite).RequireRateLimiting(WriteRateLimitExtensions.Policy);
         return api;
     }
 

@@ -23,7 +23,7 @@ internal static class WorkflowsApi
     {
         var api = app.MapGroup("/workflows").WithTags("Workflows").ProducesProblem(StatusCodes.Status503ServiceUnavailable);
         api.MapPut("/{name}", RegisterAsync).Accepts<byte[]>(WasmContentType).ProducesProblem(StatusCodes.Status413PayloadTooLarge).ProducesProblem(StatusCodes.Status415UnsupportedMediaType)
-            .RequireAuthorization(ApiScopes.WorkflowsAdmin);
+            .RequireAuthorization(ApiScopes.WorkflowsAdmin).RequireRateLimiting(WriteRateLimitExtensions.Policy);
         api.MapGet("", ListAsync).RequireAuthorization(ApiScopes.JobsRead);
         return api;
     }

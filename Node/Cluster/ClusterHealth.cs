@@ -3,8 +3,9 @@ using DotNext.Net.Cluster.Consensus.Raft;
 namespace Flotilla.Node.Cluster;
 
 /// <summary>
-/// <c>GET /cluster/health</c>. <c>is_healthy</c> means member and leader known: the state in
-/// which this node can take writes (what the Api waits for). Membership alone is /health.
+/// <c>GET /cluster/health</c>. <c>is_healthy</c> means member, leader known and applying: the
+/// state in which this node can take writes (what the Api waits for). Membership alone is /health.
+/// A node whose applies fail reports <c>state</c> "cannot apply committed entries: …" with the reason.
 /// </summary>
 internal sealed record ClusterHealth(
     bool IsHealthy,
@@ -29,8 +30,10 @@ internal sealed record ClusterHealth(
         var leader = cluster.Leader;
         var members = await Task.WhenAll(cluster.Members.Select(m => NameOfAsync(m, token)));
         var leaderMetadata = leader is null ? null : await MetadataOfAsync(leader, token);
+        // A node that cannot apply committed entries (a disk error) is not healthy, and says why.
+        var fault = node.ApplyFault;
         return new ClusterHealth(
-            node.IsMember && leader is not null,
+            node.IsMember && leader is not null && fault is null,
             cluster.Members.Count,
             leader is not null,
             leader is null ? null : leaderMetadata?.GetValueOrDefault(MetadataKeys.NodeId) ?? leader.EndPoint.ToString(),
@@ -38,7 +41,7 @@ internal sealed record ClusterHealth(
             cluster.Term,
             cluster.AuditTrail.LastCommittedEntryIndex,
             node.NodeId,
-            node.State,
+            fault is null ? node.State : "cannot apply committed entries: " + fault,
             members.Order().ToArray());
     }
 

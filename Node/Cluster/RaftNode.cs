@@ -30,6 +30,7 @@ internal sealed partial class RaftNode(
     private DurableWriteAheadLog? _log;
     private JobStateMachine? _stateMachine;
     private volatile bool _started;
+    private long _leaderSince; // Stopwatch timestamp of taking office; 0 while not leading
 
     public string NodeId => _options.NodeId;
 
@@ -91,6 +92,14 @@ internal sealed partial class RaftNode(
 
     /// <summary>Raft started, log and database loaded, and this node is in the membership.</summary>
     public bool IsMember => _started && Cluster is { } c && c.Members.Any(m => !m.IsRemote);
+
+    /// <summary>
+    /// How long this node has led without interruption, by its monotonic clock; null when it does
+    /// not lead. Lease rescue waits for a full lease of it (see LeaseRescuer).
+    /// </summary>
+    public TimeSpan? TimeInOffice => Interlocked.Read(ref _leaderSince) is var since and not 0 && Cluster?.Leader is { IsRemote: false }
+        ? System.Diagnostics.Stopwatch.GetElapsedTime(since)
+        : null;
 
     /// <summary>Why the node is not a member yet, for /health.</summary>
     public string State { get; private set; } = "starting";
@@ -203,7 +212,18 @@ internal sealed partial class RaftNode(
         }
 
         Cluster = new RaftCluster(configuration) { AuditTrail = _log };
-        Cluster.LeaderChanged += (_, leader) => LogLeaderChanged(leader?.EndPoint.ToString() ?? "none");
+        Cluster.LeaderChanged += (_, leader) =>
+        {
+            LogLeaderChanged(leader?.EndPoint.ToString() ?? "none");
+            Interlocked.Exchange(ref _leaderSince, leader is { IsRemote: false } ? System.Diagnostics.Stopwatch.GetTimestamp() : 0);
+
+            // Its Raft log is intact, so a node that cannot apply may win the next election too:
+            // it steps down again for as long as the fault lasts.
+            if (leader is { IsRemote: false } && ApplyFault is { } fault)
+            {
+                StepDownSoon(fault);
+            }
+        };
 
         State = found ? "starting raft" : "joining";
         LogStarting(_options.NodeId, raftEndPoint.ToString(), HttpUrl.ToString(), found);
@@ -229,6 +249,9 @@ internal sealed partial class RaftNode(
         File.WriteAllText(record, size.ToString(System.Globalization.CultureInfo.InvariantCulture));
         return size;
     }
+
+    // From DotNext's leader-changed callback: resign from the thread pool, not inside its transition.
+    private void StepDownSoon(string reason) => _ = Task.Run(() => StepDownAsync(reason));
 
     // A leader that cannot apply cannot answer its proposers: let a healthy node lead.
     private async Task StepDownAsync(string reason)

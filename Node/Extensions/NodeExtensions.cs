@@ -26,7 +26,9 @@ internal static class NodeExtensions
                 "Cluster:Secret is required outside Development: every node (and the Api) needs the same shared secret.")
             .ValidateOnStart();
 
-        services.AddSingleton(TimeProvider.System);
+        // Tests of clock skew run a node whose wall clock is off; never outside that environment.
+        var skew = builder.Environment.IsEnvironment("Testing") ? builder.Configuration.GetValue<int>("Testing:ClockOffsetMs") : 0;
+        services.AddSingleton(skew == 0 ? TimeProvider.System : new SkewedClock(TimeSpan.FromMilliseconds(skew)));
         services.AddSingleton(sp =>
         {
             var cluster = sp.GetRequiredService<IOptions<ClusterOptions>>().Value;

@@ -107,6 +107,9 @@ internal sealed partial class JobStore
     /// <summary>Earliest lease expiry of a running job (to rescue once it has passed); null if none.</summary>
     public long? NextLeaseExpiry() => ScalarLong(Schema.NextLeaseExpiry);
 
+    /// <summary>The longest lease any worker asked for in its offer (0 when none offered).</summary>
+    public long LongestOfferedLeaseMs() => ScalarLong(Schema.LongestOfferedLease) ?? 0;
+
     private long? ScalarLong(string sql)
     {
         using var connection = OpenReader();

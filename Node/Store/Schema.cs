@@ -337,6 +337,8 @@ internal static partial class Schema
         SELECT min(lease_until) FROM jobs INDEXED BY jobs_running_lease WHERE status = 'running';
         """;
 
+    public const string LongestOfferedLease = "SELECT max(lease_ms) FROM workers;";
+
     public const string JobListSelect = $"SELECT {JobColumns} FROM jobs";
 
     // Checksum input: every replicated table in primary-key order, columns in a fixed order.

@@ -47,8 +47,10 @@ internal sealed partial class JobWorker(
     private readonly WorkflowLookup _workflows = new(store);
     private readonly Lock _runTimeLock = new();
     private double _meanRunMs = double.NaN;
+    private double _meanReporting;
     private int _offered = -1;
     private long _lastOfferAt = long.MinValue;
+    private volatile bool _offerVoided;
     private volatile bool _stopping;
     private Task _loops = Task.CompletedTask;
 
@@ -126,7 +128,17 @@ internal sealed partial class JobWorker(
 
         foreach (var revoked in changes.Revoked)
         {
-            if (revoked.Node == node.NodeId && _held.TryGetValue(revoked.JobId, out var held) && held.Job.Fence == revoked.Attempt)
+            if (revoked.Node != node.NodeId)
+            {
+                continue;
+            }
+
+            // A lease rescue also marks this node dead (the cluster took it for gone): offer
+            // again at once, or a live node gets no work until its next heartbeat, and an idle
+            // one until work shows up in its own copy. (A cancel lands here too: one spare offer.)
+            _offerVoided = true;
+            _wake.Set();
+            if (_held.TryGetValue(revoked.JobId, out var held) && held.Job.Fence == revoked.Attempt)
             {
                 held.Revoke();
             }
@@ -319,6 +331,7 @@ internal sealed partial class JobWorker(
                 batch.Add(next);
             }
 
+            NoteReporting(batch.Count);
             await ReportAsync(batch, token).ConfigureAwait(false);
             var now = time.GetUtcNow().ToUnixTimeMilliseconds();
             foreach (var (held, outcome) in batch)
@@ -332,11 +345,13 @@ internal sealed partial class JobWorker(
     }
 
     // The outcomes must reach the log or the jobs run again after their leases: keep trying
-    // through elections for as long as the lease would have held them anyway.
+    // through elections and outages, however long (a fenced-out outcome changes nothing). Giving
+    // up after a deadline, as before, ended this loop for good: the jobs stayed held, their leases
+    // renewed, and they sat `running` forever (found by the chaos test after a restart of all).
+    // Only a refusal of the command itself is final; then the leases hand the jobs back.
     private async Task ReportAsync(List<(Held Job, JobOutcome Outcome)> batch, CancellationToken token)
     {
         var commands = WithJournals(batch.Select(b => b.Job.Journal), new FinishJobs(node.NodeId, batch.Select(b => b.Outcome).ToArray()));
-        var deadline = time.GetUtcNow().AddMilliseconds(_options.LeaseMs);
         while (true)
         {
             try
@@ -350,7 +365,12 @@ internal sealed partial class JobWorker(
 
                 return;
             }
-            catch (Exception ex) when (ex is not OperationCanceledException && time.GetUtcNow() < deadline)
+            catch (InvalidCommandException ex)
+            {
+                LogReportRefused(ex, batch.Count);
+                return;
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException || !token.IsCancellationRequested)
             {
                 LogReportDeferred(batch.Count, ex.Message);
                 await Task.Delay(250, token).ConfigureAwait(false);
@@ -371,12 +391,22 @@ internal sealed partial class JobWorker(
         var changed = wanted != _offered && (_offered <= 0 || Math.Abs(wanted - _offered) * 4 >= _offered);
         var heartbeatDue = now - _lastOfferAt >= _options.HeartbeatMs;
         var busy = !_held.IsEmpty || store.NextPendingRunAt() is { } due && due <= now;
-        if (!changed && !(heartbeatDue && busy))
+        var voided = _offerVoided;
+        if (!changed && !voided && !(heartbeatDue && busy))
         {
             return;
         }
 
-        await OfferAsync(wanted, token).ConfigureAwait(false);
+        _offerVoided = false;
+        try
+        {
+            await OfferAsync(wanted, token).ConfigureAwait(false);
+        }
+        catch
+        {
+            _offerVoided |= voided;
+            throw;
+        }
     }
 
     private async Task OfferAsync(int capacity, CancellationToken token)
@@ -389,17 +419,30 @@ internal sealed partial class JobWorker(
 
     private int WantedCapacity()
     {
-        double mean;
+        double mean, reporting;
         lock (_runTimeLock)
         {
             mean = _meanRunMs;
+            reporting = _meanReporting;
         }
 
         // Until a run is measured, queue one job per slot; then about TargetQueueMs of work.
         var prefetch = double.IsNaN(mean)
             ? _options.Slots
             : Math.Clamp((int)(_options.Slots * TargetQueueMs / Math.Max(mean, 0.05)), 0, _options.Prefetch);
-        return _options.Slots + prefetch;
+
+        // A finished job holds its credit until its outcome commits. When commits are slow (a
+        // slow disk, an election) that is most of the credit, and a node whose slots are idle
+        // was given nothing while due jobs waited: so the outcomes usually in flight are added.
+        return _options.Slots + prefetch + (int)Math.Ceiling(reporting);
+    }
+
+    private void NoteReporting(int outcomes)
+    {
+        lock (_runTimeLock)
+        {
+            _meanReporting = (_meanReporting * 0.8) + (outcomes * 0.2);
+        }
     }
 
     private void NoteRunTime(double ms)
@@ -410,13 +453,16 @@ internal sealed partial class JobWorker(
         }
     }
 
-    // Leases of everything held, queued jobs included; also where missed jobs are adopted.
+    // Leases of everything held, queued jobs included; also where missed jobs are adopted. The
+    // first round runs at once: jobs adopted after a restart have leases about to run out.
     private async Task RenewLeasesAsync(CancellationToken token)
     {
         var every = TimeSpan.FromMilliseconds(Math.Max(100, _options.LeaseMs / 3));
         using var timer = new PeriodicTimer(every, time);
-        while (await timer.WaitForNextTickAsync(token).ConfigureAwait(false))
+        var first = true;
+        while (first || await timer.WaitForNextTickAsync(token).ConfigureAwait(false))
         {
+            first = false;
             try
             {
                 Adopt();
@@ -499,6 +545,9 @@ internal sealed partial class JobWorker(
 
     [LoggerMessage(EventId = 2006, Level = LogLevel.Information, Message = "Adopted {Count} job(s) running under this node's name")]
     private partial void LogAdopted(int count);
+
+    [LoggerMessage(EventId = 2008, Level = LogLevel.Error, Message = "The cluster refused {Count} outcome(s); their leases will hand the jobs back")]
+    private partial void LogReportRefused(Exception ex, int count);
 
     [LoggerMessage(EventId = 2007, Level = LogLevel.Warning, Message = "Could not report {Count} outcome(s) yet: {Reason}")]
     private partial void LogReportDeferred(int count, string reason);

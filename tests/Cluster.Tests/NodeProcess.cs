@@ -65,6 +65,9 @@ internal sealed class NodeProcess : IAsyncDisposable
 
     public string? Join { get; set; }
 
+    /// <summary>The node's hosting environment; <c>Testing</c> honours test-only settings (<c>Testing:ClockOffsetMs</c>).</summary>
+    public string EnvironmentName { get; set; } = "Production";
+
     /// <summary>Extra settings, e.g. <c>Cluster:SnapshotEvery</c>.</summary>
     public Dictionary<string, string> Settings { get; } = [];
 
@@ -113,7 +116,9 @@ internal sealed class NodeProcess : IAsyncDisposable
             : new ProcessStartInfo("dotnet");
         if (SlowFlushMicroseconds > 0)
         {
-            foreach (var arg in new[] { "-f", "-qq", "-o", "/dev/null", "-e", "trace=msync", "-e", $"inject=msync:delay_enter={SlowFlushMicroseconds}", "--", "dotnet" })
+            // seccomp-bpf stops the process only at msync; without it every syscall of the node
+            // stops under ptrace, which slows the whole node rather than its disk.
+            foreach (var arg in new[] { "-f", "--seccomp-bpf", "-qq", "-o", "/dev/null", "-e", "trace=msync", "-e", $"inject=msync:delay_enter={SlowFlushMicroseconds}", "--", "dotnet" })
             {
                 info.ArgumentList.Add(arg);
             }
@@ -127,8 +132,8 @@ internal sealed class NodeProcess : IAsyncDisposable
         info.RedirectStandardOutput = true;
         info.RedirectStandardError = true;
         info.UseShellExecute = false;
-        info.Environment["DOTNET_ENVIRONMENT"] = "Production";
-        info.Environment["ASPNETCORE_ENVIRONMENT"] = "Production";
+        info.Environment["DOTNET_ENVIRONMENT"] = EnvironmentName;
+        info.Environment["ASPNETCORE_ENVIRONMENT"] = EnvironmentName;
         info.Environment.Remove("OTEL_EXPORTER_OTLP_ENDPOINT");
 
         var process = new Process { StartInfo = info, EnableRaisingEvents = true };
@@ -183,6 +188,51 @@ internal sealed class NodeProcess : IAsyncDisposable
         (await Http.GetFromJsonAsync<StoreStateDto>("cluster/state", FlotillaJson.Options, token))!;
 
     public string RecentOutput() => _output.ToString();
+
+    /// <summary>
+    /// A real disk fault while the node runs: strace attaches to it and makes every write to its
+    /// SQLite database (and the database's WAL) fail with ENOSPC, as a full disk would. The Raft log
+    /// is untouched. Disposing detaches strace, and the writes succeed again.
+    /// </summary>
+    public async Task<IAsyncDisposable> FailDatabaseWritesAsync()
+    {
+        var pid = ProcessId ?? throw new InvalidOperationException($"{NodeId} is not running.");
+        var database = System.IO.Path.Combine(DataDir, "flotilla.db");
+        var info = new ProcessStartInfo("strace") { RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false };
+        foreach (var arg in new[] { "-f", "-o", "/dev/null", "-p", pid.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            "-P", database, "-P", database + "-wal", "-e", "trace=pwrite64,write,fsync,fdatasync", "-e", "inject=pwrite64,write:error=ENOSPC" })
+        {
+            info.ArgumentList.Add(arg);
+        }
+
+        var strace = Process.Start(info)!;
+        var attached = new TaskCompletionSource();
+        strace.ErrorDataReceived += (_, e) =>
+        {
+            if (e.Data?.Contains("attached", StringComparison.Ordinal) == true)
+            {
+                attached.TrySetResult();
+            }
+        };
+        strace.BeginErrorReadLine();
+        await attached.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        return new Detach(strace);
+    }
+
+    private sealed class Detach(Process strace) : IAsyncDisposable
+    {
+        public async ValueTask DisposeAsync()
+        {
+            // SIGTERM: strace detaches from the node and leaves it running (SIGKILL might not).
+            using (var kill = Process.Start("kill", ["-TERM", strace.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
+            {
+                await kill.WaitForExitAsync();
+            }
+
+            await strace.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(10));
+            strace.Dispose();
+        }
+    }
 
 
     public ValueTask DisposeAsync()
