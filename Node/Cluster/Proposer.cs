@@ -123,6 +123,9 @@ internal sealed partial class Proposer(RaftNode node, GroupCommit groupCommit, C
                     throw new NoLeaderException($"The leader at {url} could not take the write: {await response.Content.ReadAsStringAsync(token).ConfigureAwait(false)}");
                 case HttpStatusCode.BadRequest:
                     throw new InvalidCommandException(await response.Content.ReadAsStringAsync(token).ConfigureAwait(false));
+                case HttpStatusCode.RequestEntityTooLarge:
+                    // Refused before anything was written, and the same body would be refused again.
+                    throw new InvalidCommandException($"The leader at {url} refused the proposal as too large.");
                 case HttpStatusCode.BadGateway or HttpStatusCode.GatewayTimeout:
                     throw new WriteOutcomeUnknownException($"The leader at {url} could not tell whether the write was applied.");
             }

@@ -35,6 +35,10 @@ internal sealed partial class JobWorker(
     ILogger<JobWorker> logger) : BackgroundService
 {
     private const int MaxOutcomesPerEntry = 4096;
+
+    // Results (up to 1 MiB each) and the journals that ride with them: one report stays well
+    // inside an entry's soft cap and a forwarded request's body limit, however large they are.
+    private const long MaxReportBytes = 8L * 1024 * 1024;
     private const double TargetQueueMs = 50;
 
     private readonly WorkerOptions _options = options.Value;
@@ -326,9 +330,13 @@ internal sealed partial class JobWorker(
         while (await _outcomes.Reader.WaitToReadAsync(token).ConfigureAwait(false))
         {
             batch.Clear();
-            while (batch.Count < MaxOutcomesPerEntry && _outcomes.Reader.TryRead(out var next))
+            long bytes = 0;
+            while (batch.Count < MaxOutcomesPerEntry && _outcomes.Reader.TryPeek(out var next)
+                && (batch.Count == 0 || bytes + EstimateBytes(next) <= MaxReportBytes))
             {
+                _outcomes.Reader.TryRead(out _);
                 batch.Add(next);
+                bytes += EstimateBytes(next);
             }
 
             NoteReporting(batch.Count);
@@ -377,6 +385,10 @@ internal sealed partial class JobWorker(
             }
         }
     }
+
+    private static long EstimateBytes((Held Job, JobOutcome Outcome) report) =>
+        96L + (report.Outcome.Text?.Length ?? 0)
+        + (report.Job.Journal?.Entries.Sum(e => 64L + e.Request.Length + ((e.Response?.Length ?? 0) * 4L / 3)) ?? 0);
 
     /// <summary>Offers (again) when the capacity it wants changed, or as a heartbeat while there is work.</summary>
     private async Task OfferIfDueAsync(CancellationToken token)
