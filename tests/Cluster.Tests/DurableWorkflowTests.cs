@@ -114,13 +114,8 @@ public sealed class DurableWorkflowTests : IAsyncLifetime
         Assert.Empty(_server.To("/second")); // killed before the sleep ended
         var survivor = _cluster.Nodes.First(n => n != victim);
 
-        Job? done = null;
-        await _cluster.WaitForAsync(
-            async () => (done = await TestCluster.GetJobAsync(survivor, job.JobId)) is { Status: JobStatus.Completed },
-            "the job to complete on another node",
-            Timeout);
-
-        Assert.Equal(2, done!.Attempts);
+        var done = await WaitForCompletionAsync(survivor, job.JobId);
+        Assert.Equal(2, done.Attempts);
         Assert.NotEqual(victim.NodeId, done.CompletedBy);
         var result = done.Result!.Value;
         // The first call was made once, by the dead node, with the draw and time it journaled:
@@ -165,13 +160,8 @@ public sealed class DurableWorkflowTests : IAsyncLifetime
         release.SetResult();
         var survivor = _cluster.Nodes.First(n => n != victim);
 
-        Job? done = null;
-        await _cluster.WaitForAsync(
-            async () => (done = await TestCluster.GetJobAsync(survivor, job.JobId)) is { Status: JobStatus.Completed },
-            "the job to complete on another node",
-            Timeout);
-
-        Assert.Equal(2, done!.Attempts);
+        var done = await WaitForCompletionAsync(survivor, job.JobId);
+        Assert.Equal(2, done.Attempts);
         var result = done.Result!.Value;
         var sent = _server.To("/hold");
         var entry = (await GetJournalAsync(survivor, job.JobId)).GetProperty("entries")[2];
