@@ -13,10 +13,15 @@ public sealed class ClockSkewTests : IAsyncLifetime
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(60);
 
     // node2's wall clock runs 20 s (over three leases) ahead; only node3 runs jobs.
+    // Election timeouts that do not overlap (node1 < node2 < node3) decide who follows a resign:
+    // a node asks for votes when its own timeout ends, and a voter grants one only after its own
+    // timeout since the last leader message (pre-vote). node1 asks first and is refused by both;
+    // node2 asks next, node1 (past its timeout by then) agrees: node2 leads, every time.
     private readonly TestCluster _cluster = TestCluster.Create(configure: n =>
     {
         n.Settings["Worker:LeaseMs"] = LeaseMs.ToString(System.Globalization.CultureInfo.InvariantCulture);
         n.Settings["Worker:Enabled"] = n.NodeId == "node3" ? "true" : "false";
+        n.Settings["Cluster:ElectionTimeoutMs"] = n.NodeId switch { "node1" => "600", "node2" => "1500", _ => "3500" };
         if (n.NodeId == "node2")
         {
             n.EnvironmentName = "Testing";
@@ -50,7 +55,7 @@ public sealed class ClockSkewTests : IAsyncLifetime
                 }
 
                 using var resigned = await _cluster[leader].Http.PostAsync("cluster/leadership/resign", null);
-                await Task.Delay(2_500);
+                await Task.Delay(4_000);
                 return false;
             },
             "node2 leading",
