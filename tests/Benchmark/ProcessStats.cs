@@ -16,9 +16,17 @@ internal static class ProcessStats
             return (long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture)) / TicksPerSecond;
         }));
 
-    public static long RssBytes(int pid)
+    public static long RssBytes(int pid) => StatusBytes(pid, "VmRSS:");
+
+    /// <summary>The resident memory that is the process's own (heap, stacks), not mapped files.</summary>
+    public static long RssAnonBytes(int pid) => StatusBytes(pid, "RssAnon:");
+
+    /// <summary>The resident pages of mapped files (the Raft log's chunks, the runtime's images).</summary>
+    public static long RssFileBytes(int pid) => StatusBytes(pid, "RssFile:");
+
+    private static long StatusBytes(int pid, string field)
     {
-        var line = File.ReadLines($"/proc/{pid}/status").First(l => l.StartsWith("VmRSS:", StringComparison.Ordinal));
+        var line = File.ReadLines($"/proc/{pid}/status").First(l => l.StartsWith(field, StringComparison.Ordinal));
         return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) * 1024;
     }
 }
