@@ -16,9 +16,7 @@ internal sealed partial class ClusterJoiner(IOptions<ClusterOptions> options, Cl
 
     // A member restarted with its log but without its membership file learns the membership
     // from the leader's next heartbeat; it waits this long for one before giving up.
-    // Long enough for the rest of the cluster to elect a leader (it may have just lost this node,
-    // its leader) and for that leader to reach this node, also on a loaded machine.
-    private static readonly TimeSpan MembershipWait = TimeSpan.FromSeconds(30);
+    private static readonly TimeSpan MembershipWait = TimeSpan.FromSeconds(6);
 
     /// <summary>The Raft announcer: makes sure this node is in the membership before Raft reports started.</summary>
     public async Task JoinAsync(RaftNode node, EndPoint self, CancellationToken token)
