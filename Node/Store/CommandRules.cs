@@ -99,12 +99,17 @@ internal static class CommandRules
     /// <summary>Rough size of a command in a log entry, for capping an entry's size.</summary>
     public static long EstimateBytes(Command? command) => command switch
     {
+        null => 0,
         SubmitJobs { Jobs: { } jobs } => jobs.Sum(j => 256L + (j?.Payload?.Length ?? 0)),
         RegisterWorkflow { Module: { } module } => 256L + (module.Length * 4L / 3),
-        FinishJobs { Outcomes: { } outcomes } => outcomes.Sum(o => 96L + (o?.Text?.Length ?? 0)),
+        FinishJobs { Outcomes: { } outcomes } => outcomes.Sum(EstimateBytes),
         RenewLeases { Jobs: { } jobs } => 64L * jobs.Count,
+        AppendJournal { Entries: { } entries } => 128L + entries.Sum(e => 64L + (e?.Request?.Length ?? 0) + ((e?.Response?.Length ?? 0) * 4L / 3)),
         _ => 256,
     };
+
+    /// <summary>Rough size of one outcome in a <see cref="FinishJobs"/> (its text is up to a job's whole result).</summary>
+    public static long EstimateBytes(JobOutcome? outcome) => 96L + (outcome?.Text?.Length ?? 0);
 
     private static bool IsJson(string text)
     {

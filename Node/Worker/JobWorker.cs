@@ -331,12 +331,17 @@ internal sealed partial class JobWorker(
         {
             batch.Clear();
             long bytes = 0;
-            while (batch.Count < MaxOutcomesPerEntry && _outcomes.Reader.TryPeek(out var next)
-                && (batch.Count == 0 || bytes + EstimateBytes(next) <= MaxReportBytes))
+            while (batch.Count < MaxOutcomesPerEntry && _outcomes.Reader.TryPeek(out var next))
             {
+                var size = CommandRules.EstimateBytes(next.Outcome) + CommandRules.EstimateBytes(next.Job.Journal);
+                if (batch.Count > 0 && bytes + size > MaxReportBytes)
+                {
+                    break;
+                }
+
                 _outcomes.Reader.TryRead(out _);
                 batch.Add(next);
-                bytes += EstimateBytes(next);
+                bytes += size;
             }
 
             NoteReporting(batch.Count);
@@ -385,10 +390,6 @@ internal sealed partial class JobWorker(
             }
         }
     }
-
-    private static long EstimateBytes((Held Job, JobOutcome Outcome) report) =>
-        96L + (report.Outcome.Text?.Length ?? 0)
-        + (report.Job.Journal?.Entries.Sum(e => 64L + e.Request.Length + ((e.Response?.Length ?? 0) * 4L / 3)) ?? 0);
 
     /// <summary>Offers (again) when the capacity it wants changed, or as a heartbeat while there is work.</summary>
     private async Task OfferIfDueAsync(CancellationToken token)
