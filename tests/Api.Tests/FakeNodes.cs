@@ -75,6 +75,16 @@ internal sealed class FakeNodes : HttpMessageHandler
         leader_url = leaderUrl,
     });
 
+    /// <summary>A healthy cluster whose leader is node2, knows the echo workflow and takes and shows job j1.</summary>
+    public static HttpResponseMessage OneEchoJob(Recorded request) => request.Path switch
+    {
+        "cluster/health" => Health(true, "http://127.0.0.1:5102"),
+        "workflows" => Json(HttpStatusCode.OK, Workflows("echo")),
+        "jobs" => Json(HttpStatusCode.Accepted, Job("j1"), "/jobs/j1"),
+        "jobs/j1" => Json(HttpStatusCode.OK, Job("j1")),
+        _ => Json(HttpStatusCode.NotFound, new { title = "No such thing.", status = 404 }),
+    };
+
     public static HttpResponseMessage Unavailable() => Json(HttpStatusCode.ServiceUnavailable, new { title = "The cluster cannot take this request right now.", status = 503 });
 
     public static HttpRequestException Refused() => new(HttpRequestError.ConnectionError, "Connection refused (127.0.0.1)");

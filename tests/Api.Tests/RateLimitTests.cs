@@ -16,14 +16,7 @@ public sealed class RateLimitTests : IDisposable
 
     public RateLimitTests()
     {
-        _nodes.Handle = r => r.Path switch
-        {
-            "cluster/health" => FakeNodes.Health(true, "http://127.0.0.1:5102"),
-            "workflows" => FakeNodes.Json(HttpStatusCode.OK, FakeNodes.Workflows("echo")),
-            "jobs" => FakeNodes.Json(HttpStatusCode.Accepted, FakeNodes.Job("j1"), "/jobs/j1"),
-            "jobs/j1" => FakeNodes.Json(HttpStatusCode.OK, FakeNodes.Job("j1")),
-            _ => FakeNodes.Json(HttpStatusCode.NotFound, new { title = "No such thing.", status = 404 }),
-        };
+        _nodes.Handle = FakeNodes.OneEchoJob;
 
         // One write a second per key, a burst of three: the fourth write in a row is refused.
         _factory = new ApiFactory(_nodes, new Dictionary<string, string>
