@@ -15,7 +15,7 @@ internal static class ClusterNodeExtensions
 
     public static IResourceBuilder<ProjectResource> AddClusterNode(
         this IDistributedApplicationBuilder builder, string name, string dataRoot, int raftPort,
-        IResourceBuilder<ParameterResource> clusterSecret, bool bootstrap = false)
+        IResourceBuilder<ParameterResource> clusterSecret, int electionTimeoutMs, bool bootstrap = false)
     {
         var publishing = builder.ExecutionContext.IsPublishMode;
         var node = builder.AddProject<Projects.Node>(name)
@@ -27,6 +27,8 @@ internal static class ClusterNodeExtensions
             .WithHttpHealthCheck("/health")
             .WithEnvironment("Cluster__NodeId", name)
             .WithEnvironment("Cluster__Bootstrap", bootstrap ? "true" : "false")
+            .WithEnvironment("Cluster__ElectionTimeoutMs", electionTimeoutMs.ToString(System.Globalization.CultureInfo.InvariantCulture))
+            .WithEnvironment("Cluster__ElectionTimeoutMaxMs", (electionTimeoutMs + 50).ToString(System.Globalization.CultureInfo.InvariantCulture))
             .WithEnvironment("Cluster__Secret", clusterSecret)
             .WithLeaderCommands(clusterSecret);
         node.WithEnvironment("Cluster__RaftEndpoint", node.GetEndpoint("raft").Property(EndpointProperty.HostAndPort));

@@ -50,8 +50,24 @@ internal sealed class ClusterOptions
     /// </summary>
     public int LogChunkBytes { get; set; } = 16 * 1024 * 1024;
 
-    /// <summary>Lower bound of the election timeout; the upper bound is twice this.</summary>
-    public int ElectionTimeoutMs { get; set; } = 1000;
+    /// <summary>
+    /// Lower bound of this node's election timeout: how long a follower goes without hearing from
+    /// the leader before it asks the others whether they lost it too (pre-vote), then for votes.
+    /// </summary>
+    public int ElectionTimeoutMs { get; set; } = 500;
+
+    /// <summary>
+    /// Upper bound of this node's election timeout; unset, twice <see cref="ElectionTimeoutMs"/>.
+    /// With pre-vote, a survivor that times out first is refused until the other survivor times
+    /// out too, so an election starts at the later of the two timeouts, and two survivors that time
+    /// out within a message's delay of each other split the vote and start over. Members given
+    /// ranges that do not overlap (the AppHost: node1 500–550, node2 650–700, node3 800–850 ms)
+    /// never split a vote, and a failover waits at most the highest range.
+    /// </summary>
+    public int? ElectionTimeoutMaxMs { get; set; }
+
+    /// <summary>The upper bound in effect.</summary>
+    public int ElectionTimeoutUpperMs => ElectionTimeoutMaxMs ?? 2 * ElectionTimeoutMs;
 
     /// <summary>
     /// Followers persist appended entries before they acknowledge them. Never turn this off in

@@ -80,7 +80,9 @@ internal sealed partial class Proposer(RaftNode node, GroupCommit groupCommit, C
                 throw new NoLeaderException("No leader is known right now; retry shortly.");
             }
 
-            await Task.Delay(50, token).ConfigureAwait(false);
+            // Polls every 50 ms (a leader that is known but unreachable may be dead), and goes
+            // on at once when the leader changes.
+            await node.NextLeaderChangeAsync(TimeSpan.FromMilliseconds(50), token).ConfigureAwait(false);
         }
     }
 

@@ -31,6 +31,7 @@ internal sealed partial class RaftNode(
     private JobStateMachine? _stateMachine;
     private volatile bool _started;
     private long _leaderSince; // Stopwatch timestamp of taking office; 0 while not leading
+    private TaskCompletionSource _leaderChanged = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     public string NodeId => _options.NodeId;
 
@@ -100,6 +101,16 @@ internal sealed partial class RaftNode(
     public TimeSpan? TimeInOffice => Interlocked.Read(ref _leaderSince) is var since and not 0 && Cluster?.Leader is { IsRemote: false }
         ? System.Diagnostics.Stopwatch.GetElapsedTime(since)
         : null;
+
+    /// <summary>
+    /// Waits until the leader changes, or at most <paramref name="max"/>: a write waiting for a
+    /// leader goes on the moment one is known rather than at its next poll.
+    /// </summary>
+    public async Task NextLeaderChangeAsync(TimeSpan max, CancellationToken token)
+    {
+        await Volatile.Read(ref _leaderChanged).Task.WaitAsync(max, token).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        token.ThrowIfCancellationRequested();
+    }
 
     /// <summary>Why the node is not a member yet, for /health.</summary>
     public string State { get; private set; } = "starting";
@@ -196,8 +207,16 @@ internal sealed partial class RaftNode(
             ConfigurationStorage = new EndPointConfigurationStorage(membersFile),
             Announcer = (address, _, ct) => joiner.JoinAsync(this, address, ct),
             LowerElectionTimeout = _options.ElectionTimeoutMs,
-            UpperElectionTimeout = _options.ElectionTimeoutMs * 2,
-            RequestTimeout = TimeSpan.FromMilliseconds(_options.ElectionTimeoutMs * 2),
+            UpperElectionTimeout = _options.ElectionTimeoutUpperMs,
+
+            // A heartbeat every quarter of the lower timeout (DotNext's default is half): a
+            // follower then misses three before it gives up on a leader that is alive but late.
+            HeartbeatThreshold = 0.25,
+
+            // Also bounds connecting (TLS handshake included) and each request: a follower whose
+            // disk is slow, or a handshake on a loaded machine, must not look like a dead member
+            // (a leader that loses its majority that way steps down), so never below 2 s.
+            RequestTimeout = TimeSpan.FromMilliseconds(Math.Max(_options.ElectionTimeoutMs * 2, 2000)),
             LoggerFactory = loggerFactory,
             SslOptions = _options.RaftTls && secret.Value is { } key ? Security.RaftTransportSecurity.Create(key) : null,
         };
@@ -212,10 +231,16 @@ internal sealed partial class RaftNode(
         }
 
         Cluster = new RaftCluster(configuration) { AuditTrail = _log };
-        Cluster.LeaderChanged += (_, leader) =>
+        Cluster.LeaderChanged += (cluster, leader) =>
         {
-            LogLeaderChanged(leader?.EndPoint.ToString() ?? "none");
-            Interlocked.Exchange(ref _leaderSince, leader is { IsRemote: false } ? System.Diagnostics.Stopwatch.GetTimestamp() : 0);
+            LogLeaderChanged(leader?.EndPoint.ToString() ?? "none", ((RaftCluster)cluster).Term);
+            Interlocked.Exchange(ref _leaderChanged, new(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
+            var since = leader is { IsRemote: false } ? System.Diagnostics.Stopwatch.GetTimestamp() : 0;
+            Interlocked.Exchange(ref _leaderSince, since);
+            if (since != 0)
+            {
+                _ = Task.Run(() => TakeOfficeAsync((RaftCluster)cluster, since));
+            }
 
             // Its Raft log is intact, so a node that cannot apply may win the next election too:
             // it steps down again for as long as the fault lasts.
@@ -248,6 +273,36 @@ internal sealed partial class RaftNode(
             : _options.LogChunkBytes;
         File.WriteAllText(record, size.ToString(System.Globalization.CultureInfo.InvariantCulture));
         return size;
+    }
+
+    // A new leader takes writes once an entry of its own term commits (DotNext's write barrier).
+    // DotNext sends its first round at once, but a follower whose log does not end where the
+    // leader guessed refuses it, and the corrected round waits for the next heartbeat: replicating
+    // again as soon as a round ends commits the barrier a heartbeat sooner. How long it took is
+    // logged for every term this node leads: it is the last part of a failover.
+    private async Task TakeOfficeAsync(RaftCluster cluster, long since)
+    {
+        try
+        {
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(_stopping.Token);
+            timeout.CancelAfter(TimeSpan.FromSeconds(30));
+            var term = cluster.Term;
+            var barrier = cluster.WaitForLeadershipAsync(timeout.Token);
+            for (var round = 0; round < 50 && !barrier.IsCompleted && cluster.Term == term && Interlocked.Read(ref _leaderSince) == since; round++)
+            {
+                await cluster.ForceReplicationAsync(timeout.Token).ConfigureAwait(false);
+            }
+
+            await barrier.ConfigureAwait(false);
+            if (cluster.Term == term && Interlocked.Read(ref _leaderSince) == since)
+            {
+                LogTermCommitted(term, System.Diagnostics.Stopwatch.GetElapsedTime(since).TotalMilliseconds);
+            }
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            // Leadership ended first, or the node stops: nothing to report.
+        }
     }
 
     // From DotNext's leader-changed callback: resign from the thread pool, not inside its transition.
@@ -344,8 +399,11 @@ internal sealed partial class RaftNode(
     [LoggerMessage(EventId = 1006, Level = LogLevel.Warning, Message = "Could not step down: {Reason}")]
     private partial void LogStepDownFailed(string reason);
 
-    [LoggerMessage(EventId = 1004, Level = LogLevel.Information, Message = "Leader is now {Leader}")]
-    private partial void LogLeaderChanged(string leader);
+    [LoggerMessage(EventId = 1004, Level = LogLevel.Information, Message = "Leader is now {Leader} (term {Term})")]
+    private partial void LogLeaderChanged(string leader, long term);
+
+    [LoggerMessage(EventId = 1009, Level = LogLevel.Information, Message = "Leading term {Term}: its first entry committed {Milliseconds:0} ms after the election; taking writes")]
+    private partial void LogTermCommitted(long term, double milliseconds);
 }
 
 /// <summary>Keys of the metadata each member publishes to its peers over Raft.</summary>

@@ -22,6 +22,9 @@ internal static class NodeExtensions
             .Validate(o => !string.IsNullOrWhiteSpace(o.NodeId), "Cluster:NodeId is required.")
             .Validate(o => o.SnapshotEvery > 0, "Cluster:SnapshotEvery must be positive.")
             .Validate(
+                o => o.ElectionTimeoutMs > 0 && o.ElectionTimeoutUpperMs >= o.ElectionTimeoutMs,
+                "Cluster:ElectionTimeoutMs must be positive and Cluster:ElectionTimeoutMaxMs, when set, not below it.")
+            .Validate(
                 o => !string.IsNullOrEmpty(o.Secret) || builder.Environment.IsDevelopment(),
                 "Cluster:Secret is required outside Development: every node (and the Api) needs the same shared secret.")
             .ValidateOnStart();

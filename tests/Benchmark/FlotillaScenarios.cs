@@ -323,7 +323,7 @@ internal static class FlotillaScenarios
         report.Fail("no write was accepted within 30 s of killing the leader");
     }
 
-    private static async Task WaitForApiAsync(ApiProcess api)
+    public static async Task WaitForApiAsync(ApiProcess api)
     {
         var deadline = DateTime.UtcNow.AddSeconds(60);
         while (!await api.IsHealthyAsync())

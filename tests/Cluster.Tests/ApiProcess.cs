@@ -91,8 +91,8 @@ internal sealed class ApiProcess : IAsyncDisposable
 
         var process = new Process { StartInfo = info, EnableRaisingEvents = true };
         var api = new ApiProcess(process, url);
-        process.OutputDataReceived += (_, e) => api._output.Add(e.Data);
-        process.ErrorDataReceived += (_, e) => api._output.Add(e.Data);
+        process.OutputDataReceived += (_, e) => api.OnLine(e.Data);
+        process.ErrorDataReceived += (_, e) => api.OnLine(e.Data);
         process.Start();
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
@@ -115,6 +115,18 @@ internal sealed class ApiProcess : IAsyncDisposable
     }
 
     public string RecentOutput() => _output.ToString();
+
+    /// <summary>Raised for every line the Api writes, as it arrives: a test can time what the Api logged.</summary>
+    public event Action<string>? OutputLine;
+
+    private void OnLine(string? line)
+    {
+        _output.Add(line);
+        if (line is not null)
+        {
+            OutputLine?.Invoke(line);
+        }
+    }
 
 
     // Api.dll is built beside Node.dll (same configuration), as NodeBinary finds it.

@@ -13,8 +13,9 @@ namespace Flotilla.Cluster.Tests;
 /// every node is killed with SIGKILL in turn (the leader at least twice), then all three at once,
 /// and restarted. Then: every acknowledged job is on every node and completed once by the node
 /// whose claim was current, one job per idempotency key, nothing stuck past its lease or due time,
-/// identical checksums. It prints how long writes were refused after each kill and, after the
-/// kill of all, how long from a majority running to the first accepted write.
+/// identical checksums. It prints how long writes were refused after each kill (after a leader's
+/// kill, with the phases the nodes logged: <see cref="FailoverTimeline"/>) and, after the kill of
+/// all, how long from a majority running to the first accepted write.
 /// <para>
 /// Alone: <c>dotnet test tests/Cluster.Tests --filter Category=Chaos --logger "console;verbosity=detailed"</c>.
 /// The CI run is one round; <c>FLOTILLA_CHAOS_ROUNDS=N</c> runs N rounds (each: every node
@@ -46,6 +47,7 @@ public sealed class ChaosTests(ITestOutputHelper output) : IAsyncLifetime
     private readonly ConcurrentQueue<string> _stuck = new();
     private readonly List<(string What, double At)> _events = [];
     private ApiProcess? _api;
+    private FailoverTimeline? _timeline;
 
     public async Task InitializeAsync()
     {
@@ -72,6 +74,7 @@ public sealed class ChaosTests(ITestOutputHelper output) : IAsyncLifetime
     {
         var rounds = int.TryParse(Environment.GetEnvironmentVariable("FLOTILLA_CHAOS_ROUNDS"), out var r) && r > 0 ? r : 1;
         await using var load = new KeyedLoad(_api!.Url, clients: 8, jobsPerSecond: 25);
+        _timeline = new FailoverTimeline(_cluster.Nodes, _api, () => load.Now);
         using var watching = new CancellationTokenSource();
         load.Start();
         var watcher = Task.Run(() => WatchForStuckJobsAsync(load, watching.Token));
@@ -364,9 +367,14 @@ public sealed class ChaosTests(ITestOutputHelper output) : IAsyncLifetime
         foreach (var (what, at) in _events)
         {
             var next = kills.FirstOrDefault(k => k.At > at).At;
+            var until = next == 0 ? double.MaxValue : next;
             lines.Add(what.StartsWith("kill", StringComparison.Ordinal)
-                ? $"  t={at,6:0.0}s {what}: longest time without an acknowledged write {LongestGap(acks, at, next == 0 ? double.MaxValue : next) * 1000:0} ms"
+                ? $"  t={at,6:0.0}s {what}: longest time without an acknowledged write {LongestGap(acks, at, until) * 1000:0} ms"
                 : $"  t={at,6:0.0}s {what}");
+            if (LeaderKilled(what) is { } victim && _timeline is not null)
+            {
+                lines.Add($"           {_timeline.After(victim, at, until, acks)}");
+            }
         }
 
         foreach (var seconds in majorityToWrite)
@@ -379,6 +387,10 @@ public sealed class ChaosTests(ITestOutputHelper output) : IAsyncLifetime
         lines.Add($"  stuck jobs seen: {_stuck.Count}");
         return string.Join(Environment.NewLine, lines);
     }
+
+    // "kill node2 (leader)" → node2.
+    private static string? LeaderKilled(string what) =>
+        what.StartsWith("kill ", StringComparison.Ordinal) && what.EndsWith("(leader)", StringComparison.Ordinal) ? what.Split(' ')[1] : null;
 
     // The longest stretch between two acknowledgements that ended after this kill and before the next.
     private static double LongestGap(IReadOnlyList<double> acks, double from, double until)

@@ -40,6 +40,7 @@ public sealed class DurabilityTests : IAsyncLifetime
         _cluster = TestCluster.Create(configure: n =>
         {
             n.Settings["Cluster:ElectionTimeoutMs"] = "3000";
+            n.Settings.Remove("Cluster:ElectionTimeoutMaxMs");
             n.Settings["Cluster:FlushBeforeAck"] = flushBeforeAck;
             n.Settings["Worker:Enabled"] = "false"; // the log is under test; running jobs would keep the stores moving
             if (slow.Contains(n.NodeId))

@@ -21,6 +21,21 @@ internal sealed class NodeProcess : IAsyncDisposable
     public NodeProcess(string nodeId, int httpPort, int raftPort, string dataDir)
     {
         NodeId = nodeId;
+
+        // FLOTILLA_TEST_NODE_LOG_DIR=dir keeps every line every node writes, timed on arrival, in
+        // dir/<cluster>-<node>.log: to read a whole suite run afterwards (leader changes, say).
+        if (Environment.GetEnvironmentVariable("FLOTILLA_TEST_NODE_LOG_DIR") is { Length: > 0 } logDir)
+        {
+            var file = System.IO.Path.Combine(logDir, $"{new DirectoryInfo(dataDir).Parent?.Name}-{nodeId}.log");
+            OutputLine += line =>
+            {
+                lock (file)
+                {
+                    File.AppendAllText(file, DateTime.UtcNow.ToString("HH:mm:ss.fff ", System.Globalization.CultureInfo.InvariantCulture) + line + Environment.NewLine);
+                }
+            };
+        }
+
         // Roomy: a node cut off from its peers logs DotNext's connection warnings with stack
         // traces, and 300 lines were pushed past a line a test looks for within seconds.
         _output = new OutputTail(nodeId, capacity: 3000);
@@ -137,8 +152,8 @@ internal sealed class NodeProcess : IAsyncDisposable
         info.Environment.Remove("OTEL_EXPORTER_OTLP_ENDPOINT");
 
         var process = new Process { StartInfo = info, EnableRaisingEvents = true };
-        process.OutputDataReceived += (_, e) => _output.Add(e.Data);
-        process.ErrorDataReceived += (_, e) => _output.Add(e.Data);
+        process.OutputDataReceived += (_, e) => OnLine(e.Data);
+        process.ErrorDataReceived += (_, e) => OnLine(e.Data);
         process.Start();
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
@@ -188,6 +203,18 @@ internal sealed class NodeProcess : IAsyncDisposable
         (await Http.GetFromJsonAsync<StoreStateDto>("cluster/state", FlotillaJson.Options, token))!;
 
     public string RecentOutput() => _output.ToString();
+
+    /// <summary>Raised for every line the node writes, as it arrives: a test can time what the node logged.</summary>
+    public event Action<string>? OutputLine;
+
+    private void OnLine(string? line)
+    {
+        _output.Add(line);
+        if (line is not null)
+        {
+            OutputLine?.Invoke(line);
+        }
+    }
 
     /// <summary>
     /// A real disk fault while the node runs: strace attaches to it and makes every write to its

@@ -39,7 +39,12 @@ internal sealed class TestCluster : IAsyncDisposable
                 Join = i == 0 ? null : string.Join(',', nodes.Select(n => n.Url.ToString())),
                 Secret = secret,
             };
-            node.Settings["Cluster:ElectionTimeoutMs"] = "1000";
+
+            // Election timeouts that do not overlap, as the AppHost gives them (node1 500–550,
+            // node2 650–700, node3 800–850 ms): survivors never split a vote (see ClusterOptions).
+            var electionTimeout = 500 + (150 * i);
+            node.Settings["Cluster:ElectionTimeoutMs"] = electionTimeout.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            node.Settings["Cluster:ElectionTimeoutMaxMs"] = (electionTimeout + 50).ToString(System.Globalization.CultureInfo.InvariantCulture);
             configure?.Invoke(node);
             nodes.Add(node);
         }
