@@ -39,8 +39,9 @@ internal sealed class ClusterOptions
     public int SnapshotEvery { get; set; } = 100_000;
 
     /// <summary>
-    /// ... or once the entries applied since the last snapshot hold this many bytes, or a quarter
-    /// of the last snapshot's, whichever is more (so snapshot work grows with writes, not history).
+    /// ... or once the entries applied since the last snapshot hold this many bytes. The log
+    /// until then is memory-mapped and resident, so this bounds a node's memory; each snapshot
+    /// copies the whole database, so a larger value copies less often (see JobStateMachine).
     /// </summary>
     public long SnapshotBytes { get; set; } = 64L * 1024 * 1024;
 

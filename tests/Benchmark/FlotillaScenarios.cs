@@ -125,7 +125,7 @@ internal static class FlotillaScenarios
         foreach (var node in cluster.Nodes)
         {
             report.Add($"rss {node.NodeId}", ProcessStats.RssBytes(node.ProcessId!.Value) / 1024.0 / 1024.0, "MiB");
-            report.Add($"rss {node.NodeId}: own memory", ProcessStats.RssAnonBytes(node.ProcessId!.Value) / 1024.0 / 1024.0, "MiB");
+            report.Add($"rss {node.NodeId}: own memory", ProcessStats.RssOwnBytes(node.ProcessId!.Value) / 1024.0 / 1024.0, "MiB");
             report.Add($"rss {node.NodeId}: mapped files", ProcessStats.RssFileBytes(node.ProcessId!.Value) / 1024.0 / 1024.0, "MiB");
         }
 
