@@ -48,6 +48,10 @@ internal static class ClusterNodeExtensions
         return node
             .WithEnvironment("Cluster__DataDir", ContainerDataDir)
             .WithEnvironment("Cluster__RaftListen", listen)
+            // Peers reach each other through the environment's service addresses: a connection's
+            // source is not the address a member advertises, so the Raft port cannot tell members
+            // by address (the cap, the handshake deadline and the secret's TLS still hold).
+            .WithEnvironment("Cluster__RaftKnownPeersOnly", "false")
             .WithEnvironment("Cluster__HttpUrl", node.GetEndpoint("http"))
             .PublishAsDockerFile(container => container
                 .WithDockerfile(repository, "AppHost/Node.Dockerfile")

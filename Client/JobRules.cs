@@ -84,6 +84,25 @@ public static partial class JobRules
         return url.Any(char.IsControl) ? "url must not contain control characters." : null;
     }
 
+    /// <summary>
+    /// A batch names each idempotency key at most once (which job would the key answer with?).
+    /// Adds an error at every repeat, under <paramref name="prefixFormat"/> (e.g. <c>[{0}].</c>).
+    /// </summary>
+    public static void CheckDistinctKeys(IReadOnlyList<SubmitJobRequest?> jobs, string prefixFormat, IDictionary<string, string[]> errors)
+    {
+        ArgumentNullException.ThrowIfNull(jobs);
+        ArgumentNullException.ThrowIfNull(errors);
+        var first = new Dictionary<string, int>(StringComparer.Ordinal);
+        for (var i = 0; i < jobs.Count; i++)
+        {
+            if (jobs[i]?.IdempotencyKey is { } key && !first.TryAdd(key, i))
+            {
+                var prefix = string.Format(System.Globalization.CultureInfo.InvariantCulture, prefixFormat, i);
+                errors[prefix + "idempotency_key"] = [$"idempotency_key '{key}' is already used by job {first[key]} of this batch."];
+            }
+        }
+    }
+
     /// <summary>Parses a <c>status</c> filter by name (<c>pending</c>...): numbers and lists are not statuses.</summary>
     public static bool TryParseStatus(string? text, out JobStatus status)
     {

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Net;
 using System.Text;
 using Flotilla.Api.Cluster;
@@ -34,7 +35,7 @@ internal static class JobsApi
     }
 
     private static async Task<Results<Accepted<Job>, ValidationProblem, ProblemHttpResult>> SubmitAsync(
-        HttpRequest request, NodeClient nodes, WorkflowCatalog workflows, TimeProvider time, CancellationToken token)
+        HttpRequest request, SubmitCoalescer submits, WorkflowCatalog workflows, TimeProvider time, CancellationToken token)
     {
         // The nodes' own reading rules (type, size, UTF-8, duplicates): one answer for one body.
         var (job, body, bad) = await JsonRequestBody.ReadAsync<SubmitJobRequest>(request, JsonRequestBody.MaxJobBytes, FlotillaJson.Options, token);
@@ -49,15 +50,16 @@ internal static class JobsApi
             return TypedResults.ValidationProblem(errors, title: "The job is not valid.");
         }
 
-        // The client's own bytes go on: the node sees exactly what was validated.
-        var answer = await nodes.WriteAsync(HttpMethod.Post, "jobs", body, "application/json", token);
+        // The client's own bytes go on, with other clients' submits of the same moment; the job's
+        // trace starts at this request.
+        var answer = await submits.SubmitAsync(body!, Activity.Current?.Id, token);
         if (answer.Status != HttpStatusCode.Accepted)
         {
             return NodeResults.Problem(answer, request.HttpContext.Response);
         }
 
         var stored = answer.Read<Job>();
-        return TypedResults.Accepted(answer.Location ?? $"/jobs/{stored.JobId}", stored);
+        return TypedResults.Accepted($"/jobs/{stored.JobId}", stored);
     }
 
     private static async Task<Results<Accepted<Job[]>, ValidationProblem, ProblemHttpResult>> SubmitBatchAsync(
@@ -75,6 +77,7 @@ internal static class JobsApi
         }
 
         var errors = await ValidateAsync(jobs, "[{0}].", time.GetUtcNow(), workflows, token);
+        JobRules.CheckDistinctKeys(jobs, "[{0}].", errors);
         if (errors.Count > 0)
         {
             return TypedResults.ValidationProblem(errors, title: "The batch is not valid; no job was accepted.");

@@ -16,6 +16,7 @@ internal static class ApiExtensions
         services.AddSingleton<NodeDirectory>();
         services.AddSingleton<LeaderLocator>();
         services.AddSingleton<NodeClient>();
+        services.AddSingleton<SubmitCoalescer>();
         services.AddSingleton<WorkflowCatalog>();
         services.AddHealthChecks().AddCheck<LeaderKnownHealthCheck>("cluster-leader");
         return builder;

@@ -39,8 +39,9 @@ internal sealed class ClusterOptions
     public int SnapshotEvery { get; set; } = 100_000;
 
     /// <summary>
-    /// ... or once the entries applied since the last snapshot hold this many bytes, or a quarter
-    /// of the last snapshot's, whichever is more (so snapshot work grows with writes, not history).
+    /// ... or once the entries applied since the last snapshot hold this many bytes. The log
+    /// until then is memory-mapped and resident, so this bounds a node's memory; each snapshot
+    /// copies the whole database, so a larger value copies less often (see JobStateMachine).
     /// </summary>
     public long SnapshotBytes { get; set; } = 64L * 1024 * 1024;
 
@@ -86,6 +87,28 @@ internal sealed class ClusterOptions
     /// secret can complete (<see cref="Security.RaftTransportSecurity"/>). Every member must agree.
     /// </summary>
     public bool RaftTls { get; set; } = true;
+
+    /// <summary>
+    /// Most connections the Raft port holds at once; past it a new one is closed as it is
+    /// accepted. 0 (the default): four per member, at least 16. Each member needs one or two.
+    /// </summary>
+    public int RaftMaxConnections { get; set; }
+
+    /// <summary>
+    /// How long a new Raft connection may take to finish its TLS handshake (without TLS: to send
+    /// its first byte) before it is closed. A peer on a healthy network needs milliseconds.
+    /// </summary>
+    public int RaftHandshakeTimeoutMs { get; set; } = 1000;
+
+    /// <summary>
+    /// Once this node is a member, the Raft port accepts connections only from the addresses of
+    /// members, and drops the rest before any TLS work. Turn it off where peers reach each other
+    /// through an address translation (their source address is not the one they advertise).
+    /// </summary>
+    public bool RaftKnownPeersOnly { get; set; } = true;
+
+    /// <summary>The connection cap for a membership of <paramref name="members"/>.</summary>
+    public int RaftConnectionCap(int members) => RaftMaxConnections > 0 ? RaftMaxConnections : Math.Max(16, 4 * members);
 
     public IReadOnlyList<Uri> JoinUrls() =>
         (Join ?? string.Empty)

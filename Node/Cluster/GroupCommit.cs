@@ -1,4 +1,6 @@
+using System.Buffers;
 using System.Threading.Channels;
+using DotNext.Buffers;
 using DotNext.Net.Cluster.Consensus.Raft;
 using Flotilla.Node.Store;
 
@@ -22,6 +24,9 @@ internal sealed partial class GroupCommit(RaftNode node, TimeProvider time, ILog
 
     // A soft cap on an entry's size, so one entry never holds thousands of 1 MiB payloads.
     private const long MaxBytesPerEntry = 8 * 1024 * 1024;
+
+    // Up to one buffer per entry in flight, of each size an entry's encoding grows through.
+    private static readonly ArrayPool<byte> EntryBuffers = ArrayPool<byte>.Create(2 * (int)MaxBytesPerEntry, InFlightEntries);
 
     private readonly Channel<Pending> _queue = Channel.CreateUnbounded<Pending>(new UnboundedChannelOptions { SingleReader = false });
     private int _pushes;
@@ -93,12 +98,19 @@ internal sealed partial class GroupCommit(RaftNode node, TimeProvider time, ILog
             }
 
             var batch = new CommandBatch(Guid.CreateVersion7(), time.GetUtcNow().ToUnixTimeMilliseconds(), commands.ToArray());
-            var payload = CommandCodec.Encode(batch);
+
+            // An entry of a few thousand jobs is 0.3-1 MiB: encoded into a buffer of a small pool
+            // of this class's own, not a new array on the large object heap each time, nor the
+            // shared pool (which keeps such arrays per thread, for every thread that ever ran a
+            // commit). DotNext copies the entry into its log before ReplicateAsync goes on to
+            // wait for the commit, so the buffer is free again once it returns or throws.
+            using var payload = new PoolingArrayBufferWriter<byte>(EntryBuffers);
+            CommandCodec.Encode(batch, payload);
             var proposal = new Proposal();
 
             // Returns once a majority has the entry on disk and the leader has applied it.
             appended = true;
-            await cluster.ReplicateAsync(payload, proposal, token).ConfigureAwait(false);
+            await cluster.ReplicateAsync(payload.WrittenMemory, proposal, token).ConfigureAwait(false);
             PushCommitIndex(cluster);
 
             var results = proposal.Results

@@ -28,6 +28,7 @@ internal sealed partial class RaftNode(
     private readonly CancellationTokenSource _stopping = new();
     private Task _starting = Task.CompletedTask;
     private DurableWriteAheadLog? _log;
+    private RaftPortGuard? _guard;
     private JobStateMachine? _stateMachine;
     private volatile bool _started;
     private long _leaderSince; // Stopwatch timestamp of taking office; 0 while not leading
@@ -199,8 +200,11 @@ internal sealed partial class RaftNode(
 
         // Bind one address, advertise another (a container's listener and its name): members
         // are known by the advertised endpoint, which is also what the membership stores.
+        // DotNext listens on a loopback port behind the guard, which owns the public one.
         var listen = string.IsNullOrWhiteSpace(_options.RaftListen) ? raftEndPoint : ClusterOptions.ParseEndPoint(_options.RaftListen);
-        var configuration = new RaftCluster.TcpConfiguration(listen)
+        var tls = _options.RaftTls && secret.Value is not null;
+        var backend = RaftPortGuard.FreeLoopbackEndPoint();
+        var configuration = new RaftCluster.TcpConfiguration(backend)
         {
             PublicEndPoint = raftEndPoint,
             ColdStart = found,
@@ -218,7 +222,7 @@ internal sealed partial class RaftNode(
             // (a leader that loses its majority that way steps down), so never below 2 s.
             RequestTimeout = TimeSpan.FromMilliseconds(Math.Max(_options.ElectionTimeoutMs * 2, 2000)),
             LoggerFactory = loggerFactory,
-            SslOptions = _options.RaftTls && secret.Value is { } key ? Security.RaftTransportSecurity.Create(key) : null,
+            SslOptions = tls ? Security.RaftTransportSecurity.Create(secret.Value!) : null,
         };
         configuration.Metadata[MetadataKeys.NodeId] = _options.NodeId;
         configuration.Metadata[MetadataKeys.HttpUrl] = HttpUrl.ToString();
@@ -231,6 +235,15 @@ internal sealed partial class RaftNode(
         }
 
         Cluster = new RaftCluster(configuration) { AuditTrail = _log };
+        _guard = new RaftPortGuard(
+            listen,
+            backend,
+            AdmitsPeer,
+            () => _options.RaftConnectionCap(Cluster.Members.Count),
+            TimeSpan.FromMilliseconds(_options.RaftHandshakeTimeoutMs),
+            tls,
+            loggerFactory.CreateLogger<RaftPortGuard>());
+        _guard.Start();
         Cluster.LeaderChanged += (cluster, leader) =>
         {
             LogLeaderChanged(leader?.EndPoint.ToString() ?? "none", ((RaftCluster)cluster).Term);
@@ -256,6 +269,33 @@ internal sealed partial class RaftNode(
         _started = true;
         State = "member";
         LogStarted(_options.NodeId, Cluster.Members.Count);
+    }
+
+    // Once this node is a member it knows every address a peer may call from; before that (a
+    // node joining, or restarting) the leader that adds it is not in its membership yet. A member
+    // known only by name is not matched by address: then every address is let through.
+    private bool AdmitsPeer(IPAddress address)
+    {
+        if (!_options.RaftKnownPeersOnly || !IsMember || Cluster is not { } cluster)
+        {
+            return true;
+        }
+
+        foreach (var member in cluster.Members)
+        {
+            if (member.EndPoint is not IPEndPoint endPoint)
+            {
+                return true;
+            }
+
+            var known = endPoint.Address.IsIPv4MappedToIPv6 ? endPoint.Address.MapToIPv4() : endPoint.Address;
+            if (known.Equals(address))
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     // The chunk size a log was created with is recorded beside it: a log from before the
@@ -351,6 +391,11 @@ internal sealed partial class RaftNode(
     {
         await _stopping.CancelAsync().ConfigureAwait(false);
         await _starting.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        if (_guard is { } guard)
+        {
+            await guard.DisposeAsync().ConfigureAwait(false);
+        }
+
         if (Cluster is { } cluster)
         {
             await cluster.StopAsync(cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
@@ -360,6 +405,11 @@ internal sealed partial class RaftNode(
     public async ValueTask DisposeAsync()
     {
         _started = false;
+        if (_guard is { } guard)
+        {
+            await guard.DisposeAsync().ConfigureAwait(false);
+        }
+
         if (Cluster is { } cluster)
         {
             await cluster.DisposeAsync().ConfigureAwait(false);

@@ -42,6 +42,7 @@ internal sealed class SnapshotFile : ISnapshot
         folder.Create();
         var target = new FileInfo(Path.Combine(folder.FullName, string.Create(CultureInfo.InvariantCulture, $"{index}-{term}")));
         System.IO.File.Move(finishedFile, target.FullName, overwrite: true);
+        DirectoryFlush.Flush(folder); // the rename itself on disk before the log is compacted behind it
         target.Refresh();
         return new SnapshotFile(target, index, term);
     }

@@ -21,6 +21,8 @@ internal static class NodeExtensions
             .Bind(builder.Configuration.GetSection(ClusterOptions.Section))
             .Validate(o => !string.IsNullOrWhiteSpace(o.NodeId), "Cluster:NodeId is required.")
             .Validate(o => o.SnapshotEvery > 0, "Cluster:SnapshotEvery must be positive.")
+            .Validate(o => o.RaftMaxConnections >= 0, "Cluster:RaftMaxConnections must be 0 (automatic) or positive.")
+            .Validate(o => o.RaftHandshakeTimeoutMs > 0, "Cluster:RaftHandshakeTimeoutMs must be positive.")
             .Validate(
                 o => o.ElectionTimeoutMs > 0 && o.ElectionTimeoutUpperMs >= o.ElectionTimeoutMs,
                 "Cluster:ElectionTimeoutMs must be positive and Cluster:ElectionTimeoutMaxMs, when set, not below it.")

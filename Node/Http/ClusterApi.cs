@@ -26,6 +26,7 @@ internal static partial class ClusterApi
         cluster.MapPost("/members", AddMemberAsync).ExcludeFromDescription();
         cluster.MapDelete("/members/{id}", RemoveMemberAsync).ExcludeFromDescription();
         cluster.MapPost("/propose", ProposeAsync).ExcludeFromDescription();
+        cluster.MapPost("/submit", SubmitItemsAsync).ExcludeFromDescription();
         return app;
     }
 

@@ -71,6 +71,7 @@ internal static class JobsApi
         var jobs = requests
             .Select((r, i) => r is null ? null : r.ToNewJob(NewJobId(), now, Activity.Current?.Id, $"[{i}].", errors))
             .ToArray();
+        JobRules.CheckDistinctKeys(requests, "[{0}].", errors);
         if (errors.Count > 0 || jobs.Any(j => j is null)
             || !await workflows.CheckAsync(jobs.Select((j, i) => (j!.Workflow, $"[{i}].")).ToArray(), errors, token))
         {
@@ -177,7 +178,7 @@ internal static class JobsApi
     private static async Task<CommandResult> ProposeAsync(
         Proposer proposer, FlotillaTelemetry telemetry, IReadOnlyList<NewJob> jobs, CancellationToken token)
     {
-        var result = await proposer.ProposeAsync(new SubmitJobs(jobs), token);
+        var result = await proposer.ProposeAsync(new SubmitJobs(jobs, SameBodyPerKey: true), token);
         if (result is JobsResult accepted)
         {
             telemetry.Submitted.Add(accepted.Jobs.Count);
@@ -191,5 +192,5 @@ internal static class JobsApi
         : TypedResults.Problem($"Unexpected result {result.GetType().Name}.", statusCode: 500);
 
     // UUIDv7: unique across the cluster without coordination, and sorted by creation time.
-    private static string NewJobId() => Guid.CreateVersion7().ToString();
+    internal static string NewJobId() => Guid.CreateVersion7().ToString();
 }

@@ -40,8 +40,12 @@ internal sealed record NewJob(
     int? TimeoutMs,
     long? DelayMs = null);
 
-/// <summary>Adds jobs all-or-nothing. A job whose idempotency key exists yields the existing job.</summary>
-internal sealed record SubmitJobs(IReadOnlyList<NewJob> Jobs) : Command;
+/// <summary>
+/// Adds jobs all-or-nothing. A job whose idempotency key exists yields the existing job; with
+/// <paramref name="SameBodyPerKey"/>, only if it was submitted with the same body, else the
+/// command is rejected (409). Entries written before the flag existed apply as they always did.
+/// </summary>
+internal sealed record SubmitJobs(IReadOnlyList<NewJob> Jobs, bool SameBodyPerKey = false) : Command;
 
 /// <summary>
 /// Legacy pull claim, kept so old log entries still apply: gives up to <paramref name="Max"/> eligible jobs to <paramref name="Node"/>, ordered by (priority desc, run_at, id).

@@ -10,7 +10,6 @@ internal sealed partial class JobStore
 {
     private const int SqliteConstraint = 19;
     private const int MaxIdLength = CommandRules.MaxIdLength;
-    private const string CommandSavepoint = "command";
 
     // Prepared statements of the writer connection, reused across entries: preparing the same
     // SQL again for every command was a large share of apply's cost. Only used under _writeLock.
@@ -75,7 +74,7 @@ internal sealed partial class JobStore
 
                 foreach (var command in commands)
                 {
-                    results.Add(ApplyOne(transaction, command, batch.Now));
+                    results.Add(ApplyOne(command, batch.Now));
                 }
 
                 if (commands.Count > 0)
@@ -119,9 +118,11 @@ internal sealed partial class JobStore
     }
 
     // A savepoint per command: a rejected command leaves no trace, its neighbours still apply.
-    private CommandResult ApplyOne(SqliteTransaction transaction, Command? command, long now)
+    // Through the prepared-statement cache: SqliteTransaction.Save/Release prepare their SQL
+    // anew each time, and an entry of single submits holds a command per job.
+    private CommandResult ApplyOne(Command? command, long now)
     {
-        transaction.Save(CommandSavepoint);
+        Write(Schema.SavepointCommand).ExecuteNonQuery();
         var assigned = _assigned!.Count;
         var revoked = _revoked!.Count;
         CommandResult result;
@@ -137,13 +138,13 @@ internal sealed partial class JobStore
 
         if (result is Rejected)
         {
-            transaction.Rollback(CommandSavepoint);
+            Write(Schema.RollbackToCommand).ExecuteNonQuery();
             _assigned.RemoveRange(assigned, _assigned.Count - assigned);
             _revoked.RemoveRange(revoked, _revoked.Count - revoked);
             RecountHeld();
         }
 
-        transaction.Release(CommandSavepoint);
+        Write(Schema.ReleaseCommand).ExecuteNonQuery();
         return result;
     }
 

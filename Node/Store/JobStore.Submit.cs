@@ -25,6 +25,11 @@ internal sealed partial class JobStore
             if (job.IdempotencyKey is not null
                 && JobRow.ReadSingle(Write(Schema.JobGetByIdempotencyKey).With("$key", job.IdempotencyKey)) is { } byKey)
             {
+                if (command.SameBodyPerKey && !SameBody(byKey, job))
+                {
+                    return new Rejected($"submit_jobs: job {i}: idempotency_key '{job.IdempotencyKey}' belongs to job {byKey.JobId}, submitted with a different body");
+                }
+
                 stored.Add(byKey);
                 continue;
             }
@@ -76,4 +81,10 @@ internal sealed partial class JobStore
 
         return new JobsResult(stored);
     }
+
+    // What the client asked for, as sent. Not when it runs: a retried request with delay_ms is
+    // the same request although "now" has moved.
+    private static bool SameBody(Job existing, NewJob job) =>
+        existing.Workflow == job.Workflow && existing.Payload == job.Payload && existing.Queue == job.Queue
+        && existing.Priority == job.Priority && existing.MaxAttempts == job.MaxAttempts && existing.TimeoutMs == job.TimeoutMs;
 }

@@ -125,6 +125,12 @@ internal static partial class Schema
 
     public const string JobGetById = $"SELECT {JobColumns} FROM jobs WHERE job_id = $job_id;";
 
+    public const string SavepointCommand = "SAVEPOINT command;";
+
+    public const string RollbackToCommand = "ROLLBACK TO command;";
+
+    public const string ReleaseCommand = "RELEASE command;";
+
     public const string JobGetByIdempotencyKey = $"SELECT {JobColumns} FROM jobs WHERE idempotency_key = $key AND idempotency_key IS NOT NULL;";
 
     // A replayed id changes nothing here; the caller compares it with the stored job.

@@ -19,7 +19,7 @@ public sealed class ApiEndpointTests : IDisposable
         {
             "cluster/health" => FakeNodes.Health(true, "http://127.0.0.1:5102"),
             "workflows" => FakeNodes.Json(HttpStatusCode.OK, FakeNodes.Workflows("echo", "fail")),
-            "jobs" => FakeNodes.Json(HttpStatusCode.Accepted, FakeNodes.Job("j1"), "/jobs/j1"),
+            "cluster/submit" => FakeNodes.AcceptEach(r),
             "jobs/batch" => FakeNodes.Json(HttpStatusCode.Accepted, new[] { FakeNodes.Job("j1"), FakeNodes.Job("j2") }, "/jobs"),
             "jobs/j1" or "jobs/j1?consistency=strong" => FakeNodes.Json(HttpStatusCode.OK, FakeNodes.Job("j1")),
             "jobs/j1/journal" => FakeNodes.Json(HttpStatusCode.OK, new
@@ -44,9 +44,9 @@ public sealed class ApiEndpointTests : IDisposable
         Assert.Equal("/jobs/j1", response.Headers.Location?.ToString());
         var job = await response.Content.ReadFromJsonAsync<JsonElement>();
         Assert.Equal("j1", job.GetProperty("job_id").GetString());
-        var sent = Assert.Single(_nodes.To("jobs"));
+        var sent = Assert.Single(_nodes.SubmittedJobs());
         Assert.Equal(5102, sent.Port);
-        Assert.Equal(body, sent.Text);
+        Assert.Equal(body, sent.Job);
     }
 
     [Fact]
@@ -72,7 +72,7 @@ public sealed class ApiEndpointTests : IDisposable
         using var response = await _api.PostAsync("/jobs", new StringContent(body, Encoding.UTF8, "application/json"));
 
         await AssertProblemAsync(response, HttpStatusCode.BadRequest);
-        Assert.Empty(_nodes.To("jobs"));
+        Assert.Empty(_nodes.SubmittedJobs());
     }
 
     [Fact]
@@ -82,7 +82,7 @@ public sealed class ApiEndpointTests : IDisposable
 
         var problem = await AssertProblemAsync(response, HttpStatusCode.BadRequest);
         Assert.Equal("unknown workflow 'nope'.", problem.GetProperty("errors").GetProperty("workflow")[0].GetString());
-        Assert.Empty(_nodes.To("jobs"));
+        Assert.Empty(_nodes.SubmittedJobs());
     }
 
     [Fact]
@@ -145,7 +145,7 @@ public sealed class ApiEndpointTests : IDisposable
     {
         _nodes.Handle = r => r.Path switch
         {
-            "jobs" => FakeNodes.Json(HttpStatusCode.BadRequest, new { title = "The job is not valid.", status = 400, errors = new Dictionary<string, string[]> { ["payload"] = ["rule only the node knows"] } }),
+            "cluster/submit" => FakeNodes.SubmitEach(r, _ => (HttpStatusCode.BadRequest, new { title = "The job is not valid.", status = 400, errors = new Dictionary<string, string[]> { ["payload"] = ["rule only the node knows"] } })),
             _ => FakeNodes.Health(true, null),
         };
 
@@ -270,7 +270,7 @@ public sealed class ApiEndpointTests : IDisposable
         {
             "workflows/mine" => FakeNodes.Json(HttpStatusCode.Created, new { name = "mine", sha256 = new string('b', 64), registered_at = DateTimeOffset.UnixEpoch, size = 8 }, "/workflows/mine"),
             "workflows" => FakeNodes.Json(HttpStatusCode.OK, registered),
-            "jobs" => FakeNodes.Json(HttpStatusCode.Accepted, FakeNodes.Job("j1", "mine"), "/jobs/j1"),
+            "cluster/submit" => FakeNodes.AcceptEach(r, "mine"),
             _ => FakeNodes.Health(true, null),
         };
         using (var before = await _api.PostAsJsonAsync("/jobs", new { workflow = "mine" }))

@@ -48,7 +48,7 @@ public sealed class ApiKeyTests : IDisposable
             Assert.Contains("X-Api-Key", response.Headers.WwwAuthenticate.ToString(), StringComparison.Ordinal);
         }
 
-        Assert.DoesNotContain(_nodes.Requests, r => r.Path is "jobs" or "jobs/j1" or "jobs/j1/journal" or "workflows");
+        Assert.DoesNotContain(_nodes.Requests, r => r.Path is "jobs" or "cluster/submit" or "jobs/j1" or "jobs/j1/journal" or "workflows");
     }
 
     [Fact]
@@ -57,7 +57,7 @@ public sealed class ApiKeyTests : IDisposable
         using var readerWrites = await _api.SendAsync(Request(HttpMethod.Post, "/jobs", Reader, JsonContent.Create(new { workflow = "echo", payload = 1 })));
         var problem = await AssertProblemAsync(readerWrites, HttpStatusCode.Forbidden);
         Assert.Contains("jobs:write", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
-        Assert.Empty(_nodes.To("jobs"));
+        Assert.Empty(_nodes.SubmittedJobs());
 
         using var readerReads = await _api.SendAsync(Request(HttpMethod.Get, "/jobs/j1", Reader));
         Assert.Equal(HttpStatusCode.OK, readerReads.StatusCode);

@@ -32,6 +32,35 @@ internal sealed class FakeNodes : HttpMessageHandler
 
     public IEnumerable<Recorded> To(string path) => Requests.Where(r => r.Path == path);
 
+    /// <summary>
+    /// Every single job the Api sent to a node, as the client's bytes, with the trace it carried:
+    /// the Api sends single submits as items of <c>POST /cluster/submit</c> (see SubmitCoalescer).
+    /// </summary>
+    public IReadOnlyList<(int Port, string Job, string? TraceParent)> SubmittedJobs() =>
+        To("cluster/submit").SelectMany(r =>
+        {
+            using var items = JsonDocument.Parse(r.Body!);
+            return items.RootElement.EnumerateArray().Select(i => (
+                r.Port,
+                i.GetProperty("job").GetRawText(),
+                i.TryGetProperty("trace_parent", out var trace) ? trace.GetString() : null)).ToArray();
+        }).ToArray();
+
+    /// <summary>A node's answer to <c>POST /cluster/submit</c>: each item answered by <paramref name="answer"/>.</summary>
+    public static HttpResponseMessage SubmitEach(Recorded request, Func<JsonElement, (HttpStatusCode Status, object Body)> answer)
+    {
+        using var items = JsonDocument.Parse(request.Body!);
+        return Json(HttpStatusCode.OK, items.RootElement.EnumerateArray().Select(i =>
+        {
+            var (status, body) = answer(i.GetProperty("job"));
+            return new { status = (int)status, body };
+        }).ToArray());
+    }
+
+    /// <summary>Every item of a <c>POST /cluster/submit</c> accepted as job j1 (of <paramref name="workflow"/>).</summary>
+    public static HttpResponseMessage AcceptEach(Recorded request, string workflow = "echo") =>
+        SubmitEach(request, _ => (HttpStatusCode.Accepted, Job("j1", workflow)));
+
     protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {
         var body = request.Content is null ? null : await request.Content.ReadAsByteArrayAsync(cancellationToken);
@@ -80,7 +109,7 @@ internal sealed class FakeNodes : HttpMessageHandler
     {
         "cluster/health" => Health(true, "http://127.0.0.1:5102"),
         "workflows" => Json(HttpStatusCode.OK, Workflows("echo")),
-        "jobs" => Json(HttpStatusCode.Accepted, Job("j1"), "/jobs/j1"),
+        "cluster/submit" => AcceptEach(request),
         "jobs/j1" => Json(HttpStatusCode.OK, Job("j1")),
         _ => Json(HttpStatusCode.NotFound, new { title = "No such thing.", status = 404 }),
     };

@@ -45,7 +45,7 @@ public sealed class HostileBodyTests : IDisposable
         var text = await response.Content.ReadAsStringAsync();
         Assert.True((int)response.StatusCode == status, $"{what}: {(int)response.StatusCode} {text}");
         Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
-        Assert.Empty(_nodes.To("jobs"));
+        Assert.Empty(_nodes.SubmittedJobs());
     }
 
     [Fact]

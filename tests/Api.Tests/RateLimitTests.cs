@@ -42,7 +42,7 @@ public sealed class RateLimitTests : IDisposable
             Assert.Equal(HttpStatusCode.Accepted, accepted.StatusCode);
         }
 
-        var reachedNodes = _nodes.To("jobs").Count();
+        var reachedNodes = _nodes.SubmittedJobs().Count;
         using var refused = await _api.SendAsync(Submit(First));
         Assert.Equal(HttpStatusCode.TooManyRequests, refused.StatusCode);
         Assert.Equal("application/problem+json", refused.Content.Headers.ContentType?.MediaType);
@@ -51,7 +51,7 @@ public sealed class RateLimitTests : IDisposable
         var problem = await refused.Content.ReadFromJsonAsync<JsonElement>();
         Assert.Equal(429, problem.GetProperty("status").GetInt32());
         Assert.Contains("Api:RateLimit", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
-        Assert.Equal(reachedNodes, _nodes.To("jobs").Count()); // the refused write never left the Api
+        Assert.Equal(reachedNodes, _nodes.SubmittedJobs().Count); // the refused write never left the Api
 
         // Reads are not limited, and another key has its own bucket.
         using var read = await _api.SendAsync(Request(HttpMethod.Get, "/jobs/j1", First));

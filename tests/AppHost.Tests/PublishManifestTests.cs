@@ -125,6 +125,10 @@ public sealed class PublishManifestTests(PublishManifestTests.Manifest manifest)
             Assert.Equal("tcp", raft.GetProperty("transport").GetString());
             Assert.Equal($"0.0.0.0:{7101 + i}", Env(Nodes[i], "Cluster__RaftListen"));
             Assert.Equal($"{{{Nodes[i]}.bindings.raft.host}}:{{{Nodes[i]}.bindings.raft.port}}", Env(Nodes[i], "Cluster__RaftEndpoint"));
+
+            // Behind the environment's service addresses a peer's source is not its advertised
+            // address: the Raft port must not drop peers by address there.
+            Assert.Equal("false", Env(Nodes[i], "Cluster__RaftKnownPeersOnly"));
         }
     }
 

@@ -3,7 +3,7 @@ using System.Globalization;
 namespace Flotilla.Benchmark;
 
 /// <summary>Command-line settings of a benchmark run.</summary>
-internal sealed record BenchOptions(int Jobs, int Seconds, int PacedRate, int HistoryJobs, int Kills, string? JsonPath, bool Smoke, IReadOnlySet<string> Scenarios)
+internal sealed record BenchOptions(int Jobs, int Seconds, int PacedRate, int HistoryJobs, int BatchClients, int Kills, string? JsonPath, bool Smoke, IReadOnlySet<string> Scenarios)
 {
     public bool Runs(string scenario) => Scenarios.Contains(scenario);
 
@@ -27,6 +27,7 @@ internal sealed record BenchOptions(int Jobs, int Seconds, int PacedRate, int Hi
             Seconds: Int("--seconds", smoke ? 1 : 5),
             PacedRate: Int("--rate", smoke ? 50 : 500),
             HistoryJobs: Int("--history", 0),
+            BatchClients: Int("--batch-clients", 4),
             Kills: Int("--kills", smoke ? 1 : 10),
             JsonPath: Text("--json"),
             Smoke: smoke,

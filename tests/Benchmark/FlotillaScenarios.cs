@@ -21,40 +21,41 @@ internal static class FlotillaScenarios
         await WaitForApiAsync(api);
 
         var leader = cluster[await cluster.WaitForAgreedLeaderAsync(cluster.Nodes, TimeSpan.FromSeconds(30))];
+        // CPU by process: where the cost of a submit goes (the clients run in this process).
+        var cpu = new CpuSplit(
+            cluster.Nodes.Select(n => n.ProcessId!.Value).Append(api.ProcessId!.Value).Append(Environment.ProcessId).ToArray(),
+            cluster.Nodes.Select(n => n == leader ? n.NodeId + " (leader)" : n.NodeId).Append("api").Append("clients").ToArray());
         if (options.Runs("submits"))
         {
-            await BatchesAsync(api, leader, options, report);
+            await BatchesAsync(api, leader, cpu, options, report);
         }
 
-        await SinglesAsync(cluster, api, leader, options, report);
+        await SinglesAsync(api, cpu, options, report);
     }
 
-    private static async Task BatchesAsync(ApiProcess api, NodeProcess leader, BenchOptions options, Report report)
+    private static async Task BatchesAsync(ApiProcess api, NodeProcess leader, CpuSplit cpu, BenchOptions options, Report report)
     {
         var batch = Enumerable.Range(0, BatchSize).Select(i => new { workflow = "echo", payload = new { i } }).ToArray();
-        var (batches, _) = await Load.ForAsync(4, options.Seconds, async token =>
+        cpu.Start();
+        var (batches, _) = await Load.ForAsync(options.BatchClients, options.Seconds, async token =>
         {
             using var response = await api.Http.PostAsJsonAsync("jobs/batch", batch, FlotillaJson.Options, token);
             response.EnsureSuccessStatusCode();
         });
-        report.Add("submits /jobs/batch via api (x1000, 4 clients)", batches * BatchSize / (double)options.Seconds, "jobs/s");
+        report.Add($"submits /jobs/batch via api (x1000, {options.BatchClients} clients)", batches * BatchSize / (double)options.Seconds, "jobs/s");
+        cpu.Report(report, "cpu per batched submit", batches * BatchSize);
 
-        var (direct, _) = await Load.ForAsync(4, options.Seconds, async token =>
+        var (direct, _) = await Load.ForAsync(options.BatchClients, options.Seconds, async token =>
         {
             using var response = await leader.Http.PostAsJsonAsync("jobs/batch", batch, FlotillaJson.Options, token);
             response.EnsureSuccessStatusCode();
         });
-        report.Add("submits /jobs/batch to the leader (x1000, 4 clients)", direct * BatchSize / (double)options.Seconds, "jobs/s");
+        report.Add($"submits /jobs/batch to the leader (x1000, {options.BatchClients} clients)", direct * BatchSize / (double)options.Seconds, "jobs/s");
     }
 
-    private static async Task SinglesAsync(TestCluster cluster, ApiProcess api, NodeProcess leader, BenchOptions options, Report report)
+    private static async Task SinglesAsync(ApiProcess api, CpuSplit cpu, BenchOptions options, Report report)
     {
-
-        // CPU per single submit, by process: where the cost of a request goes (the clients
-        // themselves run in this process and are counted apart).
-        var processes = cluster.Nodes.Select(n => n.ProcessId!.Value).Append(api.ProcessId!.Value).Append(Environment.ProcessId).ToArray();
-        var names = cluster.Nodes.Select(n => n == leader ? n.NodeId + " (leader)" : n.NodeId).Append("api").Append("clients").ToArray();
-        var cpuBefore = processes.Select(p => ProcessStats.CpuTime([p])).ToArray();
+        cpu.Start();
         var (singles, latencies) = await Load.ForAsync(64, options.Seconds, async token =>
         {
             using var response = await api.Http.PostAsJsonAsync("jobs", new { workflow = "echo", payload = new { n = 1 } }, FlotillaJson.Options, token);
@@ -62,10 +63,23 @@ internal static class FlotillaScenarios
         });
         report.Add("submits POST /jobs via api (64 clients)", singles / (double)options.Seconds, "jobs/s");
         report.Add("submits POST /jobs via api p50", Load.Percentile(latencies, 50), "ms");
-        for (var i = 0; i < processes.Length; i++)
+        cpu.Report(report, "cpu per single submit", singles);
+    }
+
+    /// <summary>CPU time spent by each process between <see cref="Start"/> and <see cref="Report"/>, per item.</summary>
+    private sealed class CpuSplit(int[] processes, string[] names)
+    {
+        private TimeSpan[] _before = [];
+
+        public void Start() => _before = processes.Select(p => ProcessStats.CpuTime([p])).ToArray();
+
+        public void Report(Report report, string what, long items)
         {
-            var spent = ProcessStats.CpuTime([processes[i]]) - cpuBefore[i];
-            report.Add($"cpu per single submit, {names[i]}", spent.TotalMicroseconds / Math.Max(1, singles), "µs");
+            for (var i = 0; i < processes.Length; i++)
+            {
+                var spent = ProcessStats.CpuTime([processes[i]]) - _before[i];
+                report.Add($"{what}, {names[i]}", spent.TotalMicroseconds / Math.Max(1, items), "µs");
+            }
         }
     }
 
@@ -111,7 +125,7 @@ internal static class FlotillaScenarios
         foreach (var node in cluster.Nodes)
         {
             report.Add($"rss {node.NodeId}", ProcessStats.RssBytes(node.ProcessId!.Value) / 1024.0 / 1024.0, "MiB");
-            report.Add($"rss {node.NodeId}: own memory", ProcessStats.RssAnonBytes(node.ProcessId!.Value) / 1024.0 / 1024.0, "MiB");
+            report.Add($"rss {node.NodeId}: own memory", ProcessStats.RssOwnBytes(node.ProcessId!.Value) / 1024.0 / 1024.0, "MiB");
             report.Add($"rss {node.NodeId}: mapped files", ProcessStats.RssFileBytes(node.ProcessId!.Value) / 1024.0 / 1024.0, "MiB");
         }
 

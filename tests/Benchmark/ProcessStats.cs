@@ -18,8 +18,12 @@ internal static class ProcessStats
 
     public static long RssBytes(int pid) => StatusBytes(pid, "VmRSS:");
 
-    /// <summary>The resident memory that is the process's own (heap, stacks), not mapped files.</summary>
-    public static long RssAnonBytes(int pid) => StatusBytes(pid, "RssAnon:");
+    /// <summary>
+    /// The resident memory that is the process's own, not mapped files: heaps and stacks
+    /// (anonymous) and the JIT's code, which .NET keeps in a memfd mapped twice (W^X), so the
+    /// kernel counts it as shared memory. With <see cref="RssFileBytes"/> it adds up to the RSS.
+    /// </summary>
+    public static long RssOwnBytes(int pid) => StatusBytes(pid, "RssAnon:") + StatusBytes(pid, "RssShmem:");
 
     /// <summary>The resident pages of mapped files (the Raft log's chunks, the runtime's images).</summary>
     public static long RssFileBytes(int pid) => StatusBytes(pid, "RssFile:");

@@ -4,7 +4,7 @@ using Flotilla.Benchmark;
 // jobs/s, submits/s (batch and single), pickup at a paced rate on the leader and a follower,
 // leader failover, memory and CPU per job, and a durable no-op job next to a plain one. Prints
 // progress, a table, and JSON.
-//   dotnet run -c Release --project tests/Benchmark [-- --jobs 20000 --seconds 5 --rate 500 --only hangfire,submits,e2e,durable (singles: the single submits alone) --history 1000000 --json bench.json]
+//   dotnet run -c Release --project tests/Benchmark [-- --jobs 20000 --seconds 5 --rate 500 --batch-clients 4 --only hangfire,submits,e2e,durable (singles: the single submits alone) --history 1000000 --json bench.json]
 //   dotnet run -c Release --project tests/Benchmark -- --only failover [--kills 10]   (leader failover alone, N kills)
 //   dotnet run -c Release --project tests/Benchmark -- --smoke     (CI: checks it works, measures nothing)
 var options = BenchOptions.Parse(args);

@@ -175,14 +175,16 @@ public sealed class ClientTests(ApiCluster fixture, ITestOutputHelper output)
     }
 
     [Fact]
-    public async Task AnIdempotencyKeyMakesTheSecondSubmissionTheFirstJob()
+    public async Task AnIdempotencyKeyMakesTheSecondSubmissionTheFirstJobAndAnotherBodyA409()
     {
         var options = new EnqueueOptions { IdempotencyKey = "order-" + Guid.NewGuid() };
 
         var first = await _client.EnqueueAsync("echo", 1, options);
-        var second = await _client.EnqueueAsync("echo", 2, options);
+        var second = await _client.EnqueueAsync("echo", 1, options);
+        var other = await Assert.ThrowsAsync<FlotillaException>(() => _client.EnqueueAsync("echo", 2, options));
 
         Assert.Equal(first.JobId, second.JobId);
+        Assert.Equal(HttpStatusCode.Conflict, other.Status);
     }
 
     [Fact]

@@ -71,14 +71,16 @@ public sealed class FormationAndReplicationTests(SharedCluster shared) : IClassF
     }
 
     [Fact]
-    public async Task AnIdempotencyKeyYieldsTheSameJobOnRepeat()
+    public async Task AnIdempotencyKeyYieldsTheSameJobOnRepeatAtAnyNodeAndRefusesAnotherBody()
     {
         var key = "order-" + Guid.NewGuid();
         var first = await TestCluster.SubmitAsync(_cluster.Nodes[1], new { workflow = "echo", payload = 1, idempotency_key = key });
-        var second = await TestCluster.SubmitAsync(_cluster.Nodes[2], new { workflow = "echo", payload = 2, idempotency_key = key });
+        var second = await TestCluster.SubmitAsync(_cluster.Nodes[2], new { workflow = "echo", payload = 1, idempotency_key = key });
+        using var other = await _cluster.Nodes[0].Http.PostAsJsonAsync("jobs", new { workflow = "echo", payload = 2, idempotency_key = key });
 
         Assert.Equal(first.JobId, second.JobId);
         Assert.Equal(1, second.Payload.GetInt32());
+        Assert.Equal(HttpStatusCode.Conflict, other.StatusCode);
     }
 
     [Fact]

@@ -32,6 +32,7 @@ public sealed class HostileInputTests(EdgeCluster edge)
         { "byte order mark on a batch", "jobs/batch", "application/json", [0xEF, 0xBB, 0xBF, .. Utf8("""[{"workflow":"echo","payload":1}]""")], HttpStatusCode.BadRequest },
         { "unknown workflow", "jobs", "application/json", Utf8("""{"workflow":"no-such-workflow","payload":1}"""), HttpStatusCode.BadRequest },
         { "unknown workflow in a batch", "jobs/batch", "application/json", Utf8("""[{"workflow":"echo","payload":1},{"workflow":"no-such-workflow"}]"""), HttpStatusCode.BadRequest },
+        { "one idempotency key twice in a batch", "jobs/batch", "application/json", Utf8("""[{"workflow":"echo","payload":1,"idempotency_key":"twice"},{"workflow":"echo","payload":2,"idempotency_key":"twice"}]"""), HttpStatusCode.BadRequest },
     };
 
     [Theory]
@@ -126,6 +127,34 @@ public sealed class HostileInputTests(EdgeCluster edge)
     }
 
     [Fact]
+    public async Task AnIdempotencyKeyReusedWithAnotherBodyIsA409AndTheSameBodyGetsTheSameJob()
+    {
+        var node = await edge.FollowerAsync();
+        foreach (var client in new[] { node.Http, edge.Api.Http })
+        {
+            var key = "reused-" + Guid.NewGuid().ToString("N");
+            var first = await PostAsync(client, "jobs", "application/json", Utf8($$"""{"workflow":"echo","payload":{"n":1},"idempotency_key":"{{key}}"}"""));
+            var same = await PostAsync(client, "jobs", "application/json", Utf8($$"""{"workflow":"echo","payload":{"n":1},"idempotency_key":"{{key}}"}"""));
+            (await client.GetAsync($"jobs/{JobIdOf(first)}?wait_ms=20000")).Dispose(); // run, so the store stays still
+            var before = await _cluster.WaitForIdenticalStoresAsync(Timeout);
+            var other = await PostAsync(client, "jobs", "application/json", Utf8($$"""{"workflow":"echo","payload":{"n":2},"idempotency_key":"{{key}}"}"""));
+            var otherInBatch = await PostAsync(client, "jobs/batch", "application/json", Utf8($$"""[{"workflow":"echo","payload":3},{"workflow":"echo","payload":{"n":1},"priority":5,"idempotency_key":"{{key}}"}]"""));
+
+            Assert.True(first.Status == HttpStatusCode.Accepted, first.ToString());
+            Assert.True(same.Status == HttpStatusCode.Accepted, same.ToString());
+            Assert.Equal(JobIdOf(first), JobIdOf(same));
+            Assert.True(other.Status == HttpStatusCode.Conflict, other.ToString());
+            Assert.Equal("application/problem+json", other.MediaType);
+            Assert.Contains(JobIdOf(first), other.Body, StringComparison.Ordinal);
+            Assert.True(otherInBatch.Status == HttpStatusCode.Conflict, otherInBatch.ToString()); // and its other job is not stored
+            // A 409 is decided in apply, so its entry is in the log (the applied index moves), but no job changed.
+            await Task.Delay(300);
+            var after = await _cluster.WaitForIdenticalStoresAsync(Timeout);
+            Assert.Equal(before.Jobs.OrderBy(c => c.Key), after.Jobs.OrderBy(c => c.Key));
+        }
+    }
+
+    [Fact]
     public async Task TheWorkflowTimeoutIsReadAsTimeoutMsByTheApiAndTheNode()
     {
         var module = await File.ReadAllBytesAsync(Path.Combine(RepoRoot(), "Node", "Workflows", "Builtin", "echo.wasm"));
@@ -159,6 +188,8 @@ public sealed class HostileInputTests(EdgeCluster edge)
         using var response = await client.PostAsync(path, content);
         return new Answer(response.StatusCode, response.Content.Headers.ContentType?.MediaType, await response.Content.ReadAsStringAsync());
     }
+
+    private static string JobIdOf(Answer answer) => JsonDocument.Parse(answer.Body).RootElement.GetProperty("job_id").GetString()!;
 
     private static ByteArrayContent Wasm(byte[] module)
     {

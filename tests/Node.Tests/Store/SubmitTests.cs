@@ -41,6 +41,31 @@ public sealed class SubmitTests : IDisposable
     }
 
     [Fact]
+    public void AKeyReusedWithAnotherBodyIsRejectedWholeWhenTheCommandAsksForTheSameBody()
+    {
+        var store = _stores.Open();
+        _stores.Submit(store, 1_000, TempStores.NewJob("a", idempotencyKey: "k"));
+        var same = TempStores.NewJob("b", idempotencyKey: "k");
+        var otherPayload = same with { JobId = "c", Payload = """{"n":2}""" };
+        var otherPriority = same with { JobId = "d", Priority = 9 };
+
+        var results = _stores.Apply(
+            store,
+            2_000,
+            new SubmitJobs([same], SameBodyPerKey: true),
+            new SubmitJobs([TempStores.NewJob("e"), otherPayload], SameBodyPerKey: true),
+            new SubmitJobs([otherPriority], SameBodyPerKey: true),
+            new SubmitJobs([otherPayload])); // an entry from before the flag: the stored job, as it always was
+
+        Assert.Equal("a", Assert.Single(Assert.IsType<JobsResult>(results[0]).Jobs).JobId);
+        Assert.Contains("idempotency_key 'k' belongs to job a", Assert.IsType<Rejected>(results[1]).Reason, StringComparison.Ordinal);
+        Assert.Null(store.GetJob("e")); // all or nothing
+        Assert.IsType<Rejected>(results[2]);
+        Assert.Equal("a", Assert.Single(Assert.IsType<JobsResult>(results[3]).Jobs).JobId);
+        Assert.Single(store.ListJobs(new JobQuery()));
+    }
+
+    [Fact]
     public void ResubmittingAnIdWithItsOwnKeyReturnsTheStoredJob()
     {
         var store = _stores.Open();

@@ -84,6 +84,49 @@ public sealed class TraceTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task SubmitItemsAreEachStoredOnTheirOwnInTheirOwnTrace()
+    {
+        // What the Api sends for single submits that arrived together: each item with its client's trace.
+        var traces = new[] { ActivityTraceId.CreateRandom(), ActivityTraceId.CreateRandom() };
+        var key = "submit-items-" + Guid.NewGuid().ToString("N");
+        object Item(ActivityTraceId trace, object job) => new { trace_parent = $"00-{trace}-{ActivitySpanId.CreateRandom()}-01", job };
+        using var request = new HttpRequestMessage(HttpMethod.Post, "cluster/submit")
+        {
+            Content = JsonContent.Create(new[]
+            {
+                Item(traces[0], new { workflow = "echo", payload = new { n = 0 }, idempotency_key = key }),
+                Item(traces[1], new { workflow = "echo", priority = 1_000_000 }),
+                Item(traces[1], new { workflow = "nope" }),
+                Item(traces[1], new { workflow = "echo", payload = new { n = 3 }, idempotency_key = key }),
+                Item(traces[1], new { workflow = "echo", payload = new { n = 4 } }),
+            }),
+        };
+        request.Headers.Add("X-Flotilla-Cluster-Secret", "trace-tests");
+
+        using var response = await _http.SendAsync(request);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var answers = (await response.Content.ReadFromJsonAsync<JsonElement>()).EnumerateArray().ToArray();
+        Assert.Equal([202, 400, 400, 409, 202], answers.Select(a => a.GetProperty("status").GetInt32()));
+        Assert.True(answers[1].GetProperty("body").GetProperty("errors").TryGetProperty("priority", out _), answers[1].ToString());
+        Assert.True(answers[2].GetProperty("body").GetProperty("errors").TryGetProperty("workflow", out _), answers[2].ToString());
+        Assert.Contains(key, answers[3].GetProperty("body").GetProperty("detail").GetString(), StringComparison.Ordinal);
+
+        var stored = new[] { answers[0], answers[4] }.Select(a => a.GetProperty("body").GetProperty("job_id").GetString()!).ToArray();
+        foreach (var (jobId, trace) in stored.Zip([traces[0], traces[1]]))
+        {
+            await Eventually(async () =>
+                (await _http.GetFromJsonAsync<JsonElement>($"jobs/{jobId}")).GetProperty("status").GetString() == "completed",
+                () => _http.GetStringAsync($"jobs/{jobId}"));
+            await Eventually(() => Task.FromResult(_spans.Snapshot().Any(s => s.OperationName == "job.execute" && Equals(s.GetTagItem("flotilla.job.id"), jobId))));
+            Assert.Equal(trace, _spans.Snapshot().Single(s => s.OperationName == "job.execute" && Equals(s.GetTagItem("flotilla.job.id"), jobId)).TraceId);
+        }
+
+        var counts = await _http.GetFromJsonAsync<JsonElement>("jobs?limit=100");
+        Assert.Equal(2, counts.GetProperty("jobs").EnumerateArray().Count(j => stored.Contains(j.GetProperty("job_id").GetString())));
+    }
+
+    [Fact]
     public async Task ADurableJobsExecuteSpanCountsReplayedCallsAndShowsEachLiveOne()
     {
         foreach (var name in new[] { "lucky", "relay" })

@@ -1,0 +1,137 @@
+using System.Net;
+using System.Net.Security;
+using System.Net.Sockets;
+using Flotilla.Node.Cluster;
+using Flotilla.Node.Security;
+
+namespace Flotilla.Node.Tests.Cluster;
+
+public sealed class HandshakeWatchTests
+{
+    [Fact]
+    public async Task AClientHelloAloneIsNotAFinishedHandshake()
+    {
+        var (handshake, _) = await RecordClientAsync();
+        var watch = new HandshakeWatch(tls: true);
+
+        Assert.False(watch.Observe(handshake[0]));
+    }
+
+    [Fact]
+    public async Task TheHandshakeIsFinishedByTheClientsFirstApplicationDataEvenFedByteByByte()
+    {
+        var (handshake, request) = await RecordClientAsync();
+        var whole = new HandshakeWatch(tls: true);
+        var bytewise = new HandshakeWatch(tls: true);
+
+        foreach (var chunk in handshake.Append(request))
+        {
+            whole.Observe(chunk);
+            foreach (var b in chunk)
+            {
+                bytewise.Observe([b]);
+            }
+        }
+
+        Assert.True(whole.Done);
+        Assert.True(bytewise.Done);
+    }
+
+    [Fact]
+    public void WithoutTlsTheFirstByteStartsTheFirstRequest()
+    {
+        var watch = new HandshakeWatch(tls: false);
+
+        Assert.False(watch.Observe([]));
+        Assert.True(watch.Observe([7]));
+    }
+
+    [Fact]
+    public void ASlowLorisTrickleOfHandshakeBytesNeverFinishes()
+    {
+        var watch = new HandshakeWatch(tls: true);
+
+        // A handshake record header announcing 16 KiB, then its body a byte at a time.
+        watch.Observe([22, 3, 1, 0x40, 0x00]);
+        for (var i = 0; i < 1000; i++)
+        {
+            Assert.False(watch.Observe([23]));
+        }
+    }
+
+    // A real mutual-TLS handshake with the Raft transport's options, recording what the client
+    // sends: its handshake writes, then one request written after it.
+    private static async Task<(List<byte[]> Handshake, byte[] Request)> RecordClientAsync()
+    {
+        var options = RaftTransportSecurity.Create("s");
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        var serverSide = Task.Run(async () =>
+        {
+            using var socket = await listener.AcceptTcpClientAsync(timeout.Token);
+            await using var tls = new SslStream(socket.GetStream());
+            await tls.AuthenticateAsServerAsync(options.ServerOptions, timeout.Token);
+            await tls.ReadExactlyAsync(new byte[1], timeout.Token);
+        });
+
+        using var client = new TcpClient();
+        await client.ConnectAsync((IPEndPoint)listener.LocalEndpoint, timeout.Token);
+        var recording = new RecordingStream(client.GetStream());
+        await using var stream = new SslStream(recording);
+        await stream.AuthenticateAsClientAsync(options.ClientOptions, timeout.Token);
+        var handshake = recording.Take();
+        await stream.WriteAsync(new byte[] { 1 }, timeout.Token);
+        await stream.FlushAsync(timeout.Token);
+        var request = recording.Take().SelectMany(c => c).ToArray();
+        await serverSide;
+        return (handshake, request);
+    }
+
+    private sealed class RecordingStream(Stream inner) : Stream
+    {
+        private readonly List<byte[]> _writes = [];
+
+        public override bool CanRead => true;
+
+        public override bool CanSeek => false;
+
+        public override bool CanWrite => true;
+
+        public override long Length => throw new NotSupportedException();
+
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+
+        public List<byte[]> Take()
+        {
+            lock (_writes)
+            {
+                var taken = _writes.ToList();
+                _writes.Clear();
+                return taken;
+            }
+        }
+
+        public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) => inner.ReadAsync(buffer, cancellationToken);
+
+        public override int Read(byte[] buffer, int offset, int count) => inner.Read(buffer, offset, count);
+
+        public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
+        {
+            lock (_writes)
+            {
+                _writes.Add(buffer.ToArray());
+            }
+
+            await inner.WriteAsync(buffer, cancellationToken);
+        }
+
+        public override void Write(byte[] buffer, int offset, int count) => WriteAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
+
+        public override void Flush() => inner.Flush();
+
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+        public override void SetLength(long value) => throw new NotSupportedException();
+    }
+}
