@@ -184,9 +184,11 @@ internal sealed partial class RaftNode(
         // An empty membership file (a crash while it was written, a bad copy) holds nothing, and
         // DotNext 6.12 fails to start on it: drop it, and the membership comes back from the log.
         var membersFile = Path.Combine(dataDir.FullName, "members.bin");
+        var membershipFromLog = false;
         if (File.Exists(membersFile) && new FileInfo(membersFile).Length == 0)
         {
             LogEmptyMembership(membersFile);
+            membershipFromLog = true;
             File.Delete(membersFile);
         }
 
@@ -209,6 +211,11 @@ internal sealed partial class RaftNode(
             PublicEndPoint = raftEndPoint,
             ColdStart = found,
             ConfigurationStorage = new EndPointConfigurationStorage(membersFile),
+
+            // A membership rebuilt from this node's log alone can be older than the cluster's
+            // (the last change may not be in it): leading on it would shut out a member. Such a
+            // node stands by (it votes and follows, never asks for votes) until a leader reaches it.
+            Standby = membershipFromLog,
             Announcer = (address, _, ct) => joiner.JoinAsync(this, address, ct),
             LowerElectionTimeout = _options.ElectionTimeoutMs,
             UpperElectionTimeout = _options.ElectionTimeoutUpperMs,
@@ -248,6 +255,10 @@ internal sealed partial class RaftNode(
         {
             LogLeaderChanged(leader?.EndPoint.ToString() ?? "none", ((RaftCluster)cluster).Term);
             Interlocked.Exchange(ref _leaderChanged, new(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
+            if (leader is { IsRemote: true } && ((RaftCluster)cluster).Standby)
+            {
+                _ = Task.Run(() => LeaveStandbyAsync((RaftCluster)cluster));
+            }
             var since = leader is { IsRemote: false } ? System.Diagnostics.Stopwatch.GetTimestamp() : 0;
             Interlocked.Exchange(ref _leaderSince, since);
             if (since != 0)
@@ -342,6 +353,20 @@ internal sealed partial class RaftNode(
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
             // Leadership ended first, or the node stops: nothing to report.
+        }
+    }
+
+    // A leader reached this node: its membership is the cluster's now, so it may stand for election again.
+    private async Task LeaveStandbyAsync(RaftCluster cluster)
+    {
+        try
+        {
+            await cluster.RevertToNormalModeAsync(_stopping.Token).ConfigureAwait(false);
+            LogLeftStandby();
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            LogStandbyKept(ex.Message);
         }
     }
 
@@ -451,6 +476,12 @@ internal sealed partial class RaftNode(
 
     [LoggerMessage(EventId = 1004, Level = LogLevel.Information, Message = "Leader is now {Leader} (term {Term})")]
     private partial void LogLeaderChanged(string leader, long term);
+
+    [LoggerMessage(EventId = 1010, Level = LogLevel.Information, Message = "A leader reached this node; it stands for election again")]
+    private partial void LogLeftStandby();
+
+    [LoggerMessage(EventId = 1011, Level = LogLevel.Warning, Message = "Could not leave standby: {Reason}")]
+    private partial void LogStandbyKept(string reason);
 
     [LoggerMessage(EventId = 1009, Level = LogLevel.Information, Message = "Leading term {Term}: its first entry committed {Milliseconds:0} ms after the election; taking writes")]
     private partial void LogTermCommitted(long term, double milliseconds);
