@@ -33,6 +33,7 @@ internal sealed partial class RaftNode(
     private volatile bool _started;
     private long _leaderSince; // Stopwatch timestamp of taking office; 0 while not leading
     private TaskCompletionSource _leaderChanged = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private int _standingBy; // 1 while this node stands by after rebuilding its membership from its log
 
     public string NodeId => _options.NodeId;
 
@@ -189,6 +190,7 @@ internal sealed partial class RaftNode(
         {
             LogEmptyMembership(membersFile);
             membershipFromLog = true;
+            _standingBy = 1;
             File.Delete(membersFile);
         }
 
@@ -255,7 +257,7 @@ internal sealed partial class RaftNode(
         {
             LogLeaderChanged(leader?.EndPoint.ToString() ?? "none", ((RaftCluster)cluster).Term);
             Interlocked.Exchange(ref _leaderChanged, new(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
-            if (leader is { IsRemote: true } && ((RaftCluster)cluster).Standby)
+            if (leader is { IsRemote: true } && Interlocked.Exchange(ref _standingBy, 0) == 1)
             {
                 _ = Task.Run(() => LeaveStandbyAsync((RaftCluster)cluster));
             }
