@@ -1,4 +1,5 @@
 using System.Text.Json;
+using System.Text.Json.Serialization;
 using Flotilla.Client;
 
 namespace Flotilla.Node.Http;
@@ -8,8 +9,9 @@ namespace Flotilla.Node.Http;
 /// <c>POST /jobs</c> requests that arrive while its earlier ones are in flight and sends them in
 /// one request, so a single submit does not cost an HTTP round trip of its own. Each keeps its
 /// own trace (the client request's <c>traceparent</c>) and gets its own answer. Compiled into the
-/// Api too: one shape on both ends.
+/// Api too: one shape on both ends. Strict, as the job inside it: an unknown field is a 400.
 /// </summary>
+[JsonUnmappedMemberHandling(JsonUnmappedMemberHandling.Disallow)]
 internal sealed record SubmitItem(string? TraceParent, SubmitJobRequest? Job);
 
 /// <summary>

@@ -57,27 +57,34 @@ public sealed class HostileInputTests(EdgeCluster edge)
     // Node-to-node proposals (behind the cluster secret) that a broken or hostile peer could send:
     // each is a 400 problem before it reaches the group commit, so it can neither end a commit
     // loop nor strand the proposals it would have shared an entry with (issue 7, defect 2).
-    public static TheoryData<string, string> Proposals => new()
+    public static TheoryData<string, string, string> Proposals => new()
     {
-        { "null commands", """{"commands":null}""" },
-        { "no commands", """{"commands":[]}""" },
-        { "unknown command", """{"commands":[{"type":"nope"}]}""" },
-        { "submit without payload", """{"commands":[{"type":"submit_jobs","jobs":[{"job_id":"p1","workflow":"echo","queue":"default","priority":0,"run_at":0,"max_attempts":1}]}]}""" },
-        { "submit with a payload that is not JSON", """{"commands":[{"type":"submit_jobs","jobs":[{"job_id":"p2","workflow":"echo","payload":"{","queue":"default","priority":0,"run_at":0,"max_attempts":1}]}]}""" },
-        { "register without module", """{"commands":[{"type":"register_workflow","name":"x","sha256":"ab"}]}""" },
-        { "outcomes null", """{"commands":[{"type":"finish_jobs","node":"node1","outcomes":null}]}""" },
-        { "outcome without job id", """{"commands":[{"type":"finish_jobs","node":"node1","outcomes":[{"attempt":1,"kind":"completed"}]}]}""" },
-        { "offer without node", """{"commands":[{"type":"offer_capacity","capacity":3,"lease_ms":1000,"alive_ms":1000}]}""" },
+        { "null commands", "cluster/propose", """{"commands":null}""" },
+        { "no commands", "cluster/propose", """{"commands":[]}""" },
+        { "unknown command", "cluster/propose", """{"commands":[{"type":"nope"}]}""" },
+        { "submit without payload", "cluster/propose", """{"commands":[{"type":"submit_jobs","jobs":[{"job_id":"p1","workflow":"echo","queue":"default","priority":0,"run_at":0,"max_attempts":1}]}]}""" },
+        { "submit with a payload that is not JSON", "cluster/propose", """{"commands":[{"type":"submit_jobs","jobs":[{"job_id":"p2","workflow":"echo","payload":"{","queue":"default","priority":0,"run_at":0,"max_attempts":1}]}]}""" },
+        { "register without module", "cluster/propose", """{"commands":[{"type":"register_workflow","name":"x","sha256":"ab"}]}""" },
+        { "outcomes null", "cluster/propose", """{"commands":[{"type":"finish_jobs","node":"node1","outcomes":null}]}""" },
+        { "outcome without job id", "cluster/propose", """{"commands":[{"type":"finish_jobs","node":"node1","outcomes":[{"attempt":1,"kind":"completed"}]}]}""" },
+        { "offer without node", "cluster/propose", """{"commands":[{"type":"offer_capacity","capacity":3,"lease_ms":1000,"alive_ms":1000}]}""" },
+
+        // The Api's single submits sent together (POST /cluster/submit): a bad request as a whole.
+        { "submit items not an array", "cluster/submit", """{"job":{"workflow":"echo"}}""" },
+        { "no submit items", "cluster/submit", "[]" },
+        { "a submit item with an unknown field", "cluster/submit", """[{"job":{"workflow":"echo"},"extra":1}]""" },
+        { "a submit item whose job has a duplicate key", "cluster/submit", """[{"job":{"workflow":"echo","workflow":"fail"}}]""" },
+        { "1001 submit items", "cluster/submit", "[" + string.Join(',', Enumerable.Repeat("""{"job":{"workflow":"echo"}}""", 1001)) + "]" },
     };
 
     [Theory]
     [MemberData(nameof(Proposals))]
-    public async Task AMalformedProposalIsRefusedAndTheLeaderKeepsTakingWrites(string what, string body)
+    public async Task AMalformedProposalIsRefusedAndTheLeaderKeepsTakingWrites(string what, string path, string body)
     {
         var leader = _cluster[await _cluster.WaitForAgreedLeaderAsync(_cluster.Nodes, Timeout)];
         var before = await _cluster.WaitForIdenticalStoresAsync(Timeout);
 
-        var answer = await PostAsync(leader.Http, "cluster/propose", "application/json", Utf8(body));
+        var answer = await PostAsync(leader.Http, path, "application/json", Utf8(body));
 
         Assert.True(answer.Status == HttpStatusCode.BadRequest, $"{what}: {answer}");
         Assert.Equal("application/problem+json", answer.MediaType);

@@ -92,13 +92,15 @@ public sealed class TraceTests : IAsyncLifetime
         object Item(ActivityTraceId trace, object job) => new { trace_parent = $"00-{trace}-{ActivitySpanId.CreateRandom()}-01", job };
         using var request = new HttpRequestMessage(HttpMethod.Post, "cluster/submit")
         {
-            Content = JsonContent.Create(new[]
+            Content = JsonContent.Create(new object?[]
             {
                 Item(traces[0], new { workflow = "echo", payload = new { n = 0 }, idempotency_key = key }),
                 Item(traces[1], new { workflow = "echo", priority = 1_000_000 }),
                 Item(traces[1], new { workflow = "nope" }),
                 Item(traces[1], new { workflow = "echo", payload = new { n = 3 }, idempotency_key = key }),
                 Item(traces[1], new { workflow = "echo", payload = new { n = 4 } }),
+                null,
+                new { trace_parent = "not a traceparent", job = new { workflow = "echo", payload = new { n = 6 } } },
             }),
         };
         request.Headers.Add("X-Flotilla-Cluster-Secret", "trace-tests");
@@ -107,7 +109,8 @@ public sealed class TraceTests : IAsyncLifetime
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         var answers = (await response.Content.ReadFromJsonAsync<JsonElement>()).EnumerateArray().ToArray();
-        Assert.Equal([202, 400, 400, 409, 202], answers.Select(a => a.GetProperty("status").GetInt32()));
+        Assert.Equal([202, 400, 400, 409, 202, 400, 202], answers.Select(a => a.GetProperty("status").GetInt32()));
+        Assert.True(answers[5].GetProperty("body").GetProperty("errors").TryGetProperty("job", out _), answers[5].ToString());
         Assert.True(answers[1].GetProperty("body").GetProperty("errors").TryGetProperty("priority", out _), answers[1].ToString());
         Assert.True(answers[2].GetProperty("body").GetProperty("errors").TryGetProperty("workflow", out _), answers[2].ToString());
         Assert.Contains(key, answers[3].GetProperty("body").GetProperty("detail").GetString(), StringComparison.Ordinal);
