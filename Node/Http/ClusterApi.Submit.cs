@@ -73,8 +73,7 @@ internal static partial class ClusterApi
                 answers[valid[k].Item] = proposed.Results[k] switch
                 {
                     JobsResult { Jobs: [var stored] } => Answer(StatusCodes.Status202Accepted, Contract.ToContract(stored)),
-                    Rejected rejected => Answer(StatusCodes.Status409Conflict, Problem(409, "The cluster rejected the request.", rejected.Reason)),
-                    var other => Answer(StatusCodes.Status500InternalServerError, Problem(500, "Unexpected result.", $"Unexpected result {other.GetType().Name}.")),
+                    var other => Answer(JobsApi.Unexpected(other)), // what a lone POST /jobs answers
                 };
                 accepted += answers[valid[k].Item].Status == StatusCodes.Status202Accepted ? 1 : 0;
             }
@@ -92,8 +91,7 @@ internal static partial class ClusterApi
     private static SubmitItemAnswer Invalid(Dictionary<string, string[]> errors) =>
         Answer(StatusCodes.Status400BadRequest, new HttpValidationProblemDetails(errors) { Title = "The job is not valid.", Status = 400 });
 
-    private static Microsoft.AspNetCore.Mvc.ProblemDetails Problem(int status, string title, string detail) =>
-        new() { Status = status, Title = title, Detail = detail };
+    private static SubmitItemAnswer Answer(ProblemHttpResult problem) => Answer(problem.StatusCode, problem.ProblemDetails);
 
     private static SubmitItemAnswer Answer<T>(int status, T body) =>
         new(status, JsonSerializer.SerializeToElement(body, FlotillaJson.Options));

@@ -187,7 +187,8 @@ internal static class JobsApi
         return result;
     }
 
-    private static ProblemHttpResult Unexpected(CommandResult result) => result is Rejected rejected
+    /// <summary>What a lone submit answers for a result other than the stored job (a rejection is a 409).</summary>
+    internal static ProblemHttpResult Unexpected(CommandResult result) => result is Rejected rejected
         ? TypedResults.Problem(rejected.Reason, statusCode: 409, title: "The cluster rejected the request.")
         : TypedResults.Problem($"Unexpected result {result.GetType().Name}.", statusCode: 500);
 
