@@ -62,7 +62,7 @@ internal static class JobsApi
         return TypedResults.Accepted($"/jobs/{stored.JobId}", stored);
     }
 
-    private static async Task<Results<Accepted<Job[]>, ValidationProblem, ProblemHttpResult>> SubmitBatchAsync(
+    private static async Task<Results<NodeAccepted<Job[]>, ValidationProblem, ProblemHttpResult>> SubmitBatchAsync(
         HttpRequest request, NodeClient nodes, WorkflowCatalog workflows, TimeProvider time, CancellationToken token)
     {
         var (jobs, body, bad) = await JsonRequestBody.ReadAsync<SubmitJobRequest?[]>(request, JsonRequestBody.MaxBatchBytes, FlotillaJson.Options, token);
@@ -85,7 +85,7 @@ internal static class JobsApi
 
         var answer = await nodes.WriteAsync(HttpMethod.Post, "jobs/batch", body, "application/json", token);
         return answer.Status == HttpStatusCode.Accepted
-            ? TypedResults.Accepted(answer.Location ?? "/jobs", answer.Read<Job[]>())
+            ? new NodeAccepted<Job[]>(answer, answer.Location ?? "/jobs")
             : NodeResults.Problem(answer, request.HttpContext.Response);
     }
 

@@ -21,6 +21,7 @@ internal static class SqliteProcessSettings
 
     private static bool Apply()
     {
+        NativeHeapSettings.Apply();
         Batteries_V2.Init();
 
         // sqlite3_config is only allowed while SQLite is not initialised; shutdown refuses

@@ -118,8 +118,12 @@ public sealed class ApiEndpointTests : IDisposable
     {
         using var response = await _api.PostAsJsonAsync("/jobs/batch", new[] { new { workflow = "echo", payload = 1 }, new { workflow = "fail", payload = 2 } });
 
+        // The node's answer goes on as it came: its jobs, its Location, as JSON.
         Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
-        Assert.Equal(2, (await response.Content.ReadFromJsonAsync<JsonElement>()).GetArrayLength());
+        Assert.Equal("/jobs", response.Headers.Location?.ToString());
+        Assert.Equal("application/json", response.Content.Headers.ContentType?.MediaType);
+        var jobs = await response.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Equal(["j1", "j2"], jobs.EnumerateArray().Select(j => j.GetProperty("job_id").GetString()));
     }
 
     [Fact]
