@@ -30,6 +30,7 @@ internal sealed partial class GroupCommit(RaftNode node, TimeProvider time, ILog
 
     private readonly Channel<Pending> _queue = Channel.CreateUnbounded<Pending>(new UnboundedChannelOptions { SingleReader = false });
     private int _pushes;
+    private int _replicating;
 
     public Task<Proposed> ProposeAsync(IReadOnlyList<Command> commands, CancellationToken token)
     {
@@ -110,8 +111,20 @@ internal sealed partial class GroupCommit(RaftNode node, TimeProvider time, ILog
 
             // Returns once a majority has the entry on disk and the leader has applied it.
             appended = true;
-            await cluster.ReplicateAsync(payload.WrittenMemory, proposal, token).ConfigureAwait(false);
-            PushCommitIndex(cluster);
+            Interlocked.Increment(ref _replicating);
+            try
+            {
+                await cluster.ReplicateAsync(payload.WrittenMemory, proposal, token).ConfigureAwait(false);
+            }
+            finally
+            {
+                // Another entry still on its way will be replicated in a round that carries this
+                // commit index, and the last one in flight pushes: no round of its own needed.
+                if (Interlocked.Decrement(ref _replicating) == 0)
+                {
+                    PushCommitIndex(cluster);
+                }
+            }
 
             var results = proposal.Results
                 ?? throw new InvalidOperationException("The entry committed but its results did not reach the proposer.");
@@ -143,7 +156,8 @@ internal sealed partial class GroupCommit(RaftNode node, TimeProvider time, ILog
     // Followers learn a commit index only with the leader's next message, which at idle is the
     // next heartbeat (half the election timeout). Replicating again at once tells them within
     // one round trip, so their workers see assignments and their clients their own writes in
-    // milliseconds. One push at a time is enough: it carries the latest commit index.
+    // milliseconds. One push at a time is enough: it carries the latest commit index. Under
+    // load the next entries' rounds carry it anyway, so only the last entry in flight pushes.
     private void PushCommitIndex(RaftCluster cluster)
     {
         if (Interlocked.Increment(ref _pushes) != 1)
