@@ -3,7 +3,8 @@ using Flotilla.Api.Extensions;
 using Flotilla.Api.Security;
 
 // The public front of a Flotilla cluster: validates, then places writes through the leader.
-var builder = WebApplication.CreateBuilder(args);
+// Its settings files are read from beside the binary, wherever it is started from.
+var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
 
 builder.AddServiceDefaults();
 builder.AddHttpConventions();

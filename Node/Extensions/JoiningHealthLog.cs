@@ -23,7 +23,10 @@ internal sealed partial class JoiningHealthLog(RaftNode node, JoiningHealthLog.P
         var progress = new Progress();
         builder.Services.AddSingleton(progress);
         builder.Services.AddHealthChecks().AddCheck<JoiningHealthLog>("cluster-membership");
-        builder.Logging.AddFilter((category, level) => category != HealthCheckCategory || level < LogLevel.Error || !progress.IsJoining);
+        // A rule for that one category. A rule without a category would be picked over the
+        // configured "Default" level for every category, and, having no level of its own, let
+        // Debug and Trace through everywhere (a line per run, per entry, per Raft round).
+        builder.Logging.AddFilter(HealthCheckCategory, level => level >= LogLevel.Information && (level < LogLevel.Error || !progress.IsJoining));
         return builder;
     }
 

@@ -11,7 +11,9 @@ internal static class NodeApp
 {
     public static WebApplication Create(string[] args, Action<IServiceCollection>? configure = null)
     {
-        var builder = WebApplication.CreateBuilder(args);
+        // appsettings.json from beside the binary, wherever the node is started from: run from
+        // another folder it was skipped, and ASP.NET Core logged every request.
+        var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
 
         builder.AddServiceDefaults();
         builder.AddFlotillaNode();

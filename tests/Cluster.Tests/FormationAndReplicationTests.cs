@@ -27,6 +27,29 @@ public sealed class FormationAndReplicationTests(SharedCluster shared) : IClassF
     }
 
     [Fact]
+    public async Task NodesStartedFromAnotherFolderLogAtTheirConfiguredLevels()
+    {
+        // The test processes run the nodes from the test's folder, not the node's: settings
+        // must still come from the node's own appsettings.json, and nothing may switch Debug
+        // and Trace on for every category (a line per entry, per Raft round, per request).
+        var follower = await FollowerAsync();
+        var job = await TestCluster.SubmitAsync(follower, new { workflow = "echo", payload = "quiet" });
+        foreach (var node in _cluster.Nodes)
+        {
+            await _cluster.WaitForAsync(async () => await TestCluster.GetJobAsync(node, job.JobId) is not null, $"{job.JobId} on {node.NodeId}", Timeout);
+        }
+
+        Assert.All(_cluster.Nodes, node =>
+        {
+            var output = node.RecentOutput();
+            Assert.DoesNotContain("dbug: ", output, StringComparison.Ordinal);
+            Assert.DoesNotContain("trce: ", output, StringComparison.Ordinal);
+            Assert.DoesNotContain("Request starting", output, StringComparison.Ordinal);
+            Assert.Contains("info: ", output, StringComparison.Ordinal);
+        });
+    }
+
+    [Fact]
     public async Task AJobSubmittedToAFollowerIsVisibleOnEveryNode()
     {
         var follower = await FollowerAsync();
