@@ -60,7 +60,7 @@ public sealed class ApiEndpointTests : IDisposable
         Assert.Equal("http POST https://a/x", entry.GetProperty("request").GetString());
         Assert.Equal("intent", entry.GetProperty("state").GetString());
         Assert.Single(_nodes.To("jobs/j1/journal"));
-        await AssertProblemAsync(unknown, HttpStatusCode.NotFound);
+        await ProblemAssert.IsProblemAsync(unknown, HttpStatusCode.NotFound);
     }
 
     [Theory]
@@ -71,7 +71,7 @@ public sealed class ApiEndpointTests : IDisposable
     {
         using var response = await _api.PostAsync("/jobs", new StringContent(body, Encoding.UTF8, "application/json"));
 
-        await AssertProblemAsync(response, HttpStatusCode.BadRequest);
+        await ProblemAssert.IsProblemAsync(response, HttpStatusCode.BadRequest);
         Assert.Empty(_nodes.SubmittedJobs());
     }
 
@@ -80,7 +80,7 @@ public sealed class ApiEndpointTests : IDisposable
     {
         using var response = await _api.PostAsJsonAsync("/jobs", new { workflow = "nope", payload = 1 });
 
-        var problem = await AssertProblemAsync(response, HttpStatusCode.BadRequest);
+        var problem = await ProblemAssert.IsProblemAsync(response, HttpStatusCode.BadRequest);
         Assert.Equal("unknown workflow 'nope'.", problem.GetProperty("errors").GetProperty("workflow")[0].GetString());
         Assert.Empty(_nodes.SubmittedJobs());
     }
@@ -106,7 +106,7 @@ public sealed class ApiEndpointTests : IDisposable
             new { workflow = "gone", payload = 3 },
         });
 
-        var problem = await AssertProblemAsync(response, HttpStatusCode.BadRequest);
+        var problem = await ProblemAssert.IsProblemAsync(response, HttpStatusCode.BadRequest);
         var errors = problem.GetProperty("errors");
         Assert.True(errors.TryGetProperty("[1].priority", out _));
         Assert.True(errors.TryGetProperty("[2].workflow", out _));
@@ -131,7 +131,7 @@ public sealed class ApiEndpointTests : IDisposable
     {
         using var response = await _api.PostAsJsonAsync("/jobs/batch", Array.Empty<object>());
 
-        await AssertProblemAsync(response, HttpStatusCode.BadRequest);
+        await ProblemAssert.IsProblemAsync(response, HttpStatusCode.BadRequest);
     }
 
     [Fact]
@@ -141,7 +141,7 @@ public sealed class ApiEndpointTests : IDisposable
 
         using var response = await _api.PostAsJsonAsync("/jobs", new { workflow = "echo", payload });
 
-        await AssertProblemAsync(response, HttpStatusCode.RequestEntityTooLarge);
+        await ProblemAssert.IsProblemAsync(response, HttpStatusCode.RequestEntityTooLarge);
     }
 
     [Fact]
@@ -155,7 +155,7 @@ public sealed class ApiEndpointTests : IDisposable
 
         using var response = await _api.PostAsJsonAsync("/jobs", new { workflow = "echo", payload = 1 });
 
-        var problem = await AssertProblemAsync(response, HttpStatusCode.BadRequest);
+        var problem = await ProblemAssert.IsProblemAsync(response, HttpStatusCode.BadRequest);
         Assert.Equal("rule only the node knows", problem.GetProperty("errors").GetProperty("payload")[0].GetString());
     }
 
@@ -166,7 +166,7 @@ public sealed class ApiEndpointTests : IDisposable
 
         using var response = await _api.PostAsJsonAsync("/jobs", new { workflow = "echo", payload = 1 });
 
-        await AssertProblemAsync(response, HttpStatusCode.ServiceUnavailable);
+        await ProblemAssert.IsProblemAsync(response, HttpStatusCode.ServiceUnavailable);
         Assert.NotNull(response.Headers.RetryAfter);
     }
 
@@ -177,7 +177,7 @@ public sealed class ApiEndpointTests : IDisposable
 
         using var response = await _api.GetAsync("/jobs/j1");
 
-        await AssertProblemAsync(response, HttpStatusCode.ServiceUnavailable);
+        await ProblemAssert.IsProblemAsync(response, HttpStatusCode.ServiceUnavailable);
     }
 
     [Fact]
@@ -188,7 +188,7 @@ public sealed class ApiEndpointTests : IDisposable
 
         Assert.Equal(HttpStatusCode.OK, found.StatusCode);
         Assert.Contains(_nodes.Requests, r => r.Path == "jobs/j1?consistency=strong");
-        await AssertProblemAsync(missing, HttpStatusCode.NotFound);
+        await ProblemAssert.IsProblemAsync(missing, HttpStatusCode.NotFound);
     }
 
     [Theory]
@@ -199,7 +199,7 @@ public sealed class ApiEndpointTests : IDisposable
     {
         using var response = await _api.GetAsync(url);
 
-        await AssertProblemAsync(response, HttpStatusCode.BadRequest);
+        await ProblemAssert.IsProblemAsync(response, HttpStatusCode.BadRequest);
     }
 
     [Theory]
@@ -211,7 +211,7 @@ public sealed class ApiEndpointTests : IDisposable
     {
         using var response = await _api.PostAsync("/new-job", new FormUrlEncodedContent(new Dictionary<string, string> { ["url"] = url }));
 
-        var problem = await AssertProblemAsync(response, HttpStatusCode.BadRequest);
+        var problem = await ProblemAssert.IsProblemAsync(response, HttpStatusCode.BadRequest);
         Assert.True(problem.GetProperty("errors").TryGetProperty("url", out _));
         Assert.Empty(_nodes.To("new-job"));
     }
@@ -221,7 +221,7 @@ public sealed class ApiEndpointTests : IDisposable
     {
         using var response = await _api.PostAsync("/new-job", new FormUrlEncodedContent(new Dictionary<string, string> { ["url"] = "h" + new string('x', 2048) }));
 
-        var problem = await AssertProblemAsync(response, HttpStatusCode.BadRequest);
+        var problem = await ProblemAssert.IsProblemAsync(response, HttpStatusCode.BadRequest);
         Assert.Contains("2048", problem.GetProperty("errors").GetProperty("url")[0].GetString());
     }
 
@@ -260,9 +260,9 @@ public sealed class ApiEndpointTests : IDisposable
         using var notWasm = await _api.PutAsync("/workflows/mine", Wasm([1, 2, 3, 4]));
         using var badName = await _api.PutAsync("/workflows/no%20spaces", Wasm([0, 0x61, 0x73, 0x6D]));
 
-        await AssertProblemAsync(wrongType, HttpStatusCode.UnsupportedMediaType);
-        await AssertProblemAsync(notWasm, HttpStatusCode.BadRequest);
-        await AssertProblemAsync(badName, HttpStatusCode.BadRequest);
+        await ProblemAssert.IsProblemAsync(wrongType, HttpStatusCode.UnsupportedMediaType);
+        await ProblemAssert.IsProblemAsync(notWasm, HttpStatusCode.BadRequest);
+        await ProblemAssert.IsProblemAsync(badName, HttpStatusCode.BadRequest);
         Assert.DoesNotContain(_nodes.Requests, r => r.Method == "PUT");
     }
 
@@ -300,7 +300,7 @@ public sealed class ApiEndpointTests : IDisposable
 
         using var response = await _api.GetAsync("/workflows");
 
-        await AssertProblemAsync(response, HttpStatusCode.NotFound);
+        await ProblemAssert.IsProblemAsync(response, HttpStatusCode.NotFound);
     }
 
     [Fact]
@@ -351,7 +351,7 @@ public sealed class ApiEndpointTests : IDisposable
 
         Assert.Equal(HttpStatusCode.OK, waited.StatusCode);
         Assert.Single(_nodes.To("jobs/j1?wait_ms=1500"));
-        var problem = await AssertProblemAsync(tooLong, HttpStatusCode.BadRequest);
+        var problem = await ProblemAssert.IsProblemAsync(tooLong, HttpStatusCode.BadRequest);
         Assert.True(problem.GetProperty("errors").TryGetProperty("wait_ms", out _));
     }
 
@@ -408,7 +408,7 @@ public sealed class ApiEndpointTests : IDisposable
     {
         using var response = await _api.GetAsync("/nowhere");
 
-        await AssertProblemAsync(response, HttpStatusCode.NotFound);
+        await ProblemAssert.IsProblemAsync(response, HttpStatusCode.NotFound);
     }
 
     private static ByteArrayContent Wasm(byte[] bytes)
@@ -416,16 +416,6 @@ public sealed class ApiEndpointTests : IDisposable
         var content = new ByteArrayContent(bytes);
         content.Headers.ContentType = new MediaTypeHeaderValue("application/wasm");
         return content;
-    }
-
-    private static async Task<JsonElement> AssertProblemAsync(HttpResponseMessage response, HttpStatusCode status)
-    {
-        var body = await response.Content.ReadAsStringAsync();
-        Assert.True(status == response.StatusCode, $"expected {(int)status}, got {(int)response.StatusCode}: {body}");
-        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
-        var problem = JsonDocument.Parse(body).RootElement;
-        Assert.Equal((int)status, problem.GetProperty("status").GetInt32());
-        return problem;
     }
 
     public void Dispose()

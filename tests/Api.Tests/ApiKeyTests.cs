@@ -44,7 +44,7 @@ public sealed class ApiKeyTests : IDisposable
         })
         {
             using var response = await _api.SendAsync(request);
-            await AssertProblemAsync(response, HttpStatusCode.Unauthorized);
+            await ProblemAssert.IsProblemAsync(response, HttpStatusCode.Unauthorized);
             Assert.Contains("X-Api-Key", response.Headers.WwwAuthenticate.ToString(), StringComparison.Ordinal);
         }
 
@@ -55,7 +55,7 @@ public sealed class ApiKeyTests : IDisposable
     public async Task AKeyWithoutTheScopeIs403AndOneWithItPasses()
     {
         using var readerWrites = await _api.SendAsync(Request(HttpMethod.Post, "/jobs", Reader, JsonContent.Create(new { workflow = "echo", payload = 1 })));
-        var problem = await AssertProblemAsync(readerWrites, HttpStatusCode.Forbidden);
+        var problem = await ProblemAssert.IsProblemAsync(readerWrites, HttpStatusCode.Forbidden);
         Assert.Contains("jobs:write", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
         Assert.Empty(_nodes.SubmittedJobs());
 
@@ -67,7 +67,7 @@ public sealed class ApiKeyTests : IDisposable
 
         // Registering a workflow needs workflows:admin; a key without scopes has them all.
         using var writerRegisters = await _api.SendAsync(Request(HttpMethod.Put, "/workflows/x", Writer, Wasm()));
-        await AssertProblemAsync(writerRegisters, HttpStatusCode.Forbidden);
+        await ProblemAssert.IsProblemAsync(writerRegisters, HttpStatusCode.Forbidden);
         Assert.Empty(_nodes.To("workflows/x"));
 
         _nodes.Handle = r => r.Path == "workflows/x"
@@ -138,16 +138,6 @@ public sealed class ApiKeyTests : IDisposable
         var content = new ByteArrayContent([0x00, 0x61, 0x73, 0x6D, 0x01, 0x00, 0x00, 0x00]);
         content.Headers.ContentType = new("application/wasm");
         return content;
-    }
-
-    private static async Task<JsonElement> AssertProblemAsync(HttpResponseMessage response, HttpStatusCode status)
-    {
-        var body = await response.Content.ReadAsStringAsync();
-        Assert.True(status == response.StatusCode, $"expected {(int)status}, got {(int)response.StatusCode}: {body}");
-        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
-        var problem = JsonDocument.Parse(body).RootElement;
-        Assert.Equal((int)status, problem.GetProperty("status").GetInt32());
-        return problem;
     }
 
     public void Dispose()
