@@ -8,13 +8,24 @@ namespace Flotilla.Node.Http;
 /// instead of being stored and failed later. The check reads this node's own copy of the
 /// registry; a name it does not know yet (registered through another node a moment ago) gets a
 /// read barrier first, so the answer is "unknown" only once this node has caught up with the leader.
+/// The names are kept between requests until the store's <see cref="JobStore.WorkflowsVersion"/>
+/// moves; a name missing from them is always looked up afresh, so a registration whose version
+/// moved before its entry committed is never held against a job.
 /// </summary>
 internal sealed class KnownWorkflows(JobStore store, ReadConsistency reads)
 {
+    private Names _cached = new(-1, []);
+
     /// <summary>Adds an error per job whose workflow is not registered; true when every one is.</summary>
     public async Task<bool> CheckAsync(IReadOnlyList<(string Workflow, string Prefix)> jobs, Dictionary<string, string[]> errors, CancellationToken token)
     {
-        var known = Names();
+        var known = CachedNames();
+        if (jobs.All(j => known.Contains(j.Workflow)))
+        {
+            return true;
+        }
+
+        known = FreshNames();
         if (jobs.All(j => known.Contains(j.Workflow)))
         {
             return true;
@@ -23,7 +34,7 @@ internal sealed class KnownWorkflows(JobStore store, ReadConsistency reads)
         try
         {
             await reads.EnsureAsync("strong", token);
-            known = Names();
+            known = FreshNames();
         }
         catch (NoLeaderException)
         {
@@ -40,5 +51,21 @@ internal sealed class KnownWorkflows(JobStore store, ReadConsistency reads)
         return allKnown;
     }
 
-    private HashSet<string> Names() => store.ListWorkflows().Select(w => w.Name).ToHashSet(StringComparer.Ordinal);
+    private HashSet<string> CachedNames()
+    {
+        var cached = Volatile.Read(ref _cached);
+        return cached.Version == store.WorkflowsVersion ? cached.Set : FreshNames();
+    }
+
+    // The version is read before the names: a registration that lands in between moves it
+    // again, so these names are never kept past a change they did not see.
+    private HashSet<string> FreshNames()
+    {
+        var version = store.WorkflowsVersion;
+        var names = store.ListWorkflows().Select(w => w.Name).ToHashSet(StringComparer.Ordinal);
+        Volatile.Write(ref _cached, new Names(version, names));
+        return names;
+    }
+
+    private sealed record Names(long Version, HashSet<string> Set);
 }

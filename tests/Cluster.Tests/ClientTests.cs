@@ -145,7 +145,7 @@ public sealed class ClientTests(ApiCluster fixture, ITestOutputHelper output)
     [Fact]
     public async Task ARegisteredWorkflowRunsJobs()
     {
-        await using var module = File.OpenRead(BuiltinModule("echo"));
+        await using var module = File.OpenRead(NodeBinary.BuiltinModule("echo"));
         var registered = await _client.RegisterWorkflowAsync("echo-copy", module);
         Assert.Equal("echo-copy", registered.Name);
         Assert.Equal(64, registered.Sha256.Length);
@@ -245,12 +245,5 @@ public sealed class ClientTests(ApiCluster fixture, ITestOutputHelper output)
             Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
             Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
         }
-    }
-
-    private static string BuiltinModule(string name)
-    {
-        var nodeBin = new FileInfo(NodeBinary.Path).Directory!;
-        var root = nodeBin.Parent!.Parent!.Parent!.Parent!.FullName;
-        return Path.Combine(root, "Node", "Workflows", "Builtin", name + ".wasm");
     }
 }

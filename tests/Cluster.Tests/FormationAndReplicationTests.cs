@@ -50,6 +50,30 @@ public sealed class FormationAndReplicationTests(SharedCluster shared) : IClassF
     }
 
     [Fact]
+    public async Task AFollowerTakesJobsForAWorkflowRegisteredAfterItRefusedTheName()
+    {
+        // The follower keeps the names it knows between requests: a registration must still
+        // show at once, even right after the name was refused there.
+        var follower = await FollowerAsync();
+        var leader = _cluster[await _cluster.WaitForAgreedLeaderAsync(_cluster.Nodes, Timeout)];
+        var name = "fresh-" + Guid.NewGuid().ToString("N")[..8];
+        using (var refused = await follower.Http.PostAsJsonAsync("jobs", new { workflow = name, payload = 1 }))
+        {
+            Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
+        }
+
+        using var module = new ByteArrayContent(await File.ReadAllBytesAsync(NodeBinary.BuiltinModule("echo")));
+        module.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/wasm");
+        using (var registered = await leader.Http.PutAsync($"workflows/{name}", module))
+        {
+            Assert.True(registered.IsSuccessStatusCode, await registered.Content.ReadAsStringAsync());
+        }
+
+        using var accepted = await follower.Http.PostAsJsonAsync("jobs", new { workflow = name, payload = 2 });
+        Assert.True(accepted.StatusCode == HttpStatusCode.Accepted, await accepted.Content.ReadAsStringAsync());
+    }
+
+    [Fact]
     public async Task AJobSubmittedToAFollowerIsVisibleOnEveryNode()
     {
         var follower = await FollowerAsync();

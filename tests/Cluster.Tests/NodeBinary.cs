@@ -10,6 +10,14 @@ internal static class NodeBinary
 
     public static string ApiPath => _api.Value;
 
+    /// <summary>A built-in workflow's module, as the node's sources hold it.</summary>
+    public static string BuiltinModule(string name)
+    {
+        var nodeBin = new FileInfo(Path).Directory!;
+        var root = nodeBin.Parent!.Parent!.Parent!.Parent!.FullName;
+        return System.IO.Path.Combine(root, "Node", "Workflows", "Builtin", name + ".wasm");
+    }
+
     private static string Find(string project)
     {
         var here = new DirectoryInfo(AppContext.BaseDirectory);
