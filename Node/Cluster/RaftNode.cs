@@ -202,11 +202,21 @@ internal sealed partial class RaftNode(
             LogNoSecret();
         }
 
+        if (!found && !hasData)
+        {
+            // An empty node must not open its Raft port while its endpoint is still a member.
+            State = "waiting until its endpoint is not a member";
+            await joiner.WaitUntilNotAMemberAsync(raftEndPoint, token).ConfigureAwait(false);
+        }
+
         // Bind one address, advertise another (a container's listener and its name): members
         // are known by the advertised endpoint, which is also what the membership stores.
         // DotNext listens on a loopback port behind the guard, which owns the public one.
         var listen = string.IsNullOrWhiteSpace(_options.RaftListen) ? raftEndPoint : ClusterOptions.ParseEndPoint(_options.RaftListen);
         var tls = _options.RaftTls && secret.Value is not null;
+
+        // Taken and released here, bound by DotNext in StartAsync below: nothing waits in
+        // between, so another socket has the least time to take the port.
         var backend = RaftPortGuard.FreeLoopbackEndPoint();
         var configuration = new RaftCluster.TcpConfiguration(backend)
         {
@@ -235,13 +245,6 @@ internal sealed partial class RaftNode(
         };
         configuration.Metadata[MetadataKeys.NodeId] = _options.NodeId;
         configuration.Metadata[MetadataKeys.HttpUrl] = HttpUrl.ToString();
-
-        if (!found && !hasData)
-        {
-            // An empty node must not open its Raft port while its endpoint is still a member.
-            State = "waiting until its endpoint is not a member";
-            await joiner.WaitUntilNotAMemberAsync(raftEndPoint, token).ConfigureAwait(false);
-        }
 
         Cluster = new RaftCluster(configuration) { AuditTrail = _log };
         _guard = new RaftPortGuard(
