@@ -57,8 +57,10 @@ internal sealed class KnownWorkflows(JobStore store, ReadConsistency reads)
         return cached.Version == store.WorkflowsVersion ? cached.Set : FreshNames();
     }
 
-    // The version is read before the names: a registration that lands in between moves it
-    // again, so these names are never kept past a change they did not see.
+    // The version is read before the names, so a registration that commits later moves it
+    // again. One whose apply moved it but had not committed yet is missing from these names
+    // while they are kept: a job naming it takes the fresh look-up in CheckAsync. Workflows are
+    // never removed, so kept names never accept a job they should refuse.
     private HashSet<string> FreshNames()
     {
         var version = store.WorkflowsVersion;
