@@ -30,7 +30,6 @@ internal sealed partial class GroupCommit(RaftNode node, TimeProvider time, ILog
 
     private readonly Channel<Pending> _queue = Channel.CreateUnbounded<Pending>(new UnboundedChannelOptions { SingleReader = false });
     private int _pushes;
-    private int _replicating;
 
     public Task<Proposed> ProposeAsync(IReadOnlyList<Command> commands, CancellationToken token)
     {
@@ -111,19 +110,13 @@ internal sealed partial class GroupCommit(RaftNode node, TimeProvider time, ILog
 
             // Returns once a majority has the entry on disk and the leader has applied it.
             appended = true;
-            Interlocked.Increment(ref _replicating);
-            try
+            await cluster.ReplicateAsync(payload.WrittenMemory, proposal, token).ConfigureAwait(false);
+
+            // Proposals already waiting go into the next entry at once (this loop takes them as
+            // it returns), and that entry's round carries this commit index: no round of its own.
+            if (_queue.Reader.Count == 0)
             {
-                await cluster.ReplicateAsync(payload.WrittenMemory, proposal, token).ConfigureAwait(false);
-            }
-            finally
-            {
-                // Another entry still on its way will be replicated in a round that carries this
-                // commit index, and the last one in flight pushes: no round of its own needed.
-                if (Interlocked.Decrement(ref _replicating) == 0)
-                {
-                    PushCommitIndex(cluster);
-                }
+                PushCommitIndex(cluster);
             }
 
             var results = proposal.Results
@@ -157,7 +150,7 @@ internal sealed partial class GroupCommit(RaftNode node, TimeProvider time, ILog
     // next heartbeat (half the election timeout). Replicating again at once tells them within
     // one round trip, so their workers see assignments and their clients their own writes in
     // milliseconds. One push at a time is enough: it carries the latest commit index. Under
-    // load the next entries' rounds carry it anyway, so only the last entry in flight pushes.
+    // load the next entry's round carries it anyway (see CommitAsync).
     private void PushCommitIndex(RaftCluster cluster)
     {
         if (Interlocked.Increment(ref _pushes) != 1)
