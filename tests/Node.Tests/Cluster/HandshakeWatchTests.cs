@@ -1,8 +1,7 @@
-using System.Net;
 using System.Net.Security;
-using System.Net.Sockets;
 using Flotilla.Node.Cluster;
 using Flotilla.Node.Security;
+using Flotilla.Node.Tests.Security;
 
 namespace Flotilla.Node.Tests.Cluster;
 
@@ -64,27 +63,19 @@ public sealed class HandshakeWatchTests
     private static async Task<(List<byte[]> Handshake, byte[] Request)> RecordClientAsync()
     {
         var options = RaftTransportSecurity.Create("s");
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
-        var serverSide = Task.Run(async () =>
+        using var server = new LoopbackTlsServer<int>(options.ServerOptions, async (tls, token) =>
         {
-            using var socket = await listener.AcceptTcpClientAsync(timeout.Token);
-            await using var tls = new SslStream(socket.GetStream());
-            await tls.AuthenticateAsServerAsync(options.ServerOptions, timeout.Token);
-            await tls.ReadExactlyAsync(new byte[1], timeout.Token);
+            await tls.ReadExactlyAsync(new byte[1], token);
+            return 1;
         });
-
-        using var client = new TcpClient();
-        await client.ConnectAsync((IPEndPoint)listener.LocalEndpoint, timeout.Token);
-        var recording = new RecordingStream(client.GetStream());
+        var recording = new RecordingStream(await server.ConnectAsync());
         await using var stream = new SslStream(recording);
-        await stream.AuthenticateAsClientAsync(options.ClientOptions, timeout.Token);
+        await stream.AuthenticateAsClientAsync(options.ClientOptions, server.Token);
         var handshake = recording.Take();
-        await stream.WriteAsync(new byte[] { 1 }, timeout.Token);
-        await stream.FlushAsync(timeout.Token);
+        await stream.WriteAsync(new byte[] { 1 }, server.Token);
+        await stream.FlushAsync(server.Token);
         var request = recording.Take().SelectMany(c => c).ToArray();
-        await serverSide;
+        await server.Served;
         return (handshake, request);
     }
 

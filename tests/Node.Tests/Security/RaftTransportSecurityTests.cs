@@ -1,6 +1,4 @@
-using System.Net;
 using System.Net.Security;
-using System.Net.Sockets;
 using Flotilla.Node.Security;
 
 namespace Flotilla.Node.Tests.Security;
@@ -35,25 +33,12 @@ public sealed class RaftTransportSecurityTests
     {
         var serverOptions = RaftTransportSecurity.Create(serverSecret);
         var clientOptions = RaftTransportSecurity.Create(clientSecret);
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
-
-        var serverSide = Task.Run(async () =>
-        {
-            using var socket = await listener.AcceptTcpClientAsync(timeout.Token);
-            await using var tls = new SslStream(socket.GetStream());
-            await tls.AuthenticateAsServerAsync(serverOptions.ServerOptions, timeout.Token);
-            return tls.IsMutuallyAuthenticated;
-        });
-
-        using var client = new TcpClient();
-        await client.ConnectAsync((IPEndPoint)listener.LocalEndpoint, timeout.Token);
-        await using var stream = new SslStream(client.GetStream());
+        using var server = new LoopbackTlsServer<bool>(serverOptions.ServerOptions, (tls, _) => Task.FromResult(tls.IsMutuallyAuthenticated));
+        await using var stream = new SslStream(await server.ConnectAsync());
         var clientOk = true;
         try
         {
-            await stream.AuthenticateAsClientAsync(clientOptions.ClientOptions, timeout.Token);
+            await stream.AuthenticateAsClientAsync(clientOptions.ClientOptions, server.Token);
         }
         catch (Exception ex) when (ex is System.Security.Authentication.AuthenticationException or IOException)
         {
@@ -63,7 +48,7 @@ public sealed class RaftTransportSecurityTests
         bool serverOk;
         try
         {
-            serverOk = await serverSide;
+            serverOk = await server.Served;
         }
         catch (Exception ex) when (ex is System.Security.Authentication.AuthenticationException or IOException)
         {
