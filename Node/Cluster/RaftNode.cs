@@ -185,11 +185,9 @@ internal sealed partial class RaftNode(
         // An empty membership file (a crash while it was written, a bad copy) holds nothing, and
         // DotNext 6.12 fails to start on it: drop it, and the membership comes back from the log.
         var membersFile = Path.Combine(dataDir.FullName, "members.bin");
-        var membershipFromLog = false;
         if (File.Exists(membersFile) && new FileInfo(membersFile).Length == 0)
         {
             LogEmptyMembership(membersFile);
-            membershipFromLog = true;
             _standingBy = 1;
             File.Delete(membersFile);
         }
@@ -227,7 +225,7 @@ internal sealed partial class RaftNode(
             // A membership rebuilt from this node's log alone can be older than the cluster's
             // (the last change may not be in it): leading on it would shut out a member. Such a
             // node stands by (it votes and follows, never asks for votes) until a leader reaches it.
-            Standby = membershipFromLog,
+            Standby = _standingBy == 1,
             Announcer = (address, _, ct) => joiner.JoinAsync(this, address, ct),
             LowerElectionTimeout = _options.ElectionTimeoutMs,
             UpperElectionTimeout = _options.ElectionTimeoutUpperMs,
