@@ -215,7 +215,7 @@ internal sealed partial class RaftNode(
 
         // Taken and released here, bound by DotNext in StartAsync below: nothing waits in
         // between, so another socket has the least time to take the port.
-        var backend = RaftPortGuard.FreeLoopbackEndPoint();
+        var backend = RaftPortGuard.FreeLoopbackEndPoint(listen.Port);
         var configuration = new RaftCluster.TcpConfiguration(backend)
         {
             PublicEndPoint = raftEndPoint,

@@ -57,8 +57,27 @@ internal sealed partial class RaftPortGuard : IAsyncDisposable
         }
     }
 
-    /// <summary>A free loopback port for DotNext's listener (taken and released; DotNext binds it next).</summary>
-    public static IPEndPoint FreeLoopbackEndPoint()
+    /// <summary>
+    /// A free loopback port for DotNext's listener (taken and released; DotNext binds it next),
+    /// never <paramref name="publicPort"/>: the guard binds that one just before DotNext binds
+    /// this, so the kernel may still offer it here when it lies in the ephemeral range (as a
+    /// test's free port does): then DotNext failed to start with "address already in use".
+    /// </summary>
+    public static IPEndPoint FreeLoopbackEndPoint(int publicPort) => FreeLoopbackEndPoint(publicPort, ProbeLoopbackPort);
+
+    internal static IPEndPoint FreeLoopbackEndPoint(int publicPort, Func<IPEndPoint> probe)
+    {
+        while (true)
+        {
+            var endPoint = probe();
+            if (endPoint.Port != publicPort)
+            {
+                return endPoint;
+            }
+        }
+    }
+
+    private static IPEndPoint ProbeLoopbackPort()
     {
         using var probe = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
         probe.Bind(new IPEndPoint(IPAddress.Loopback, 0));

@@ -12,7 +12,7 @@ public sealed class FlotillaApp : IAsyncLifetime
     public string DataRoot { get; } = Path.Combine(Path.GetTempPath(), "flotilla-apphost-tests", Guid.NewGuid().ToString("N"));
 
     /// <summary>Free ports for the three Raft listeners, kept across a restart like a real deployment.</summary>
-    public int RaftPortBase { get; } = FreePortBase(3);
+    public int RaftPortBase { get; } = Flotilla.Tests.Shared.TestPorts.TakeRange(3);
 
     public DistributedApplication App { get; private set; } = null!;
 
@@ -43,35 +43,6 @@ public sealed class FlotillaApp : IAsyncLifetime
 
         await app.ResourceNotifications.WaitForResourceHealthyAsync("api", timeout.Token);
         return app;
-    }
-
-    private static int FreePortBase(int count)
-    {
-        for (var attempt = 0; attempt < 100; attempt++)
-        {
-            var start = Random.Shared.Next(20_000, 32_000); // below the ephemeral range, so no outgoing connection holds it
-            var listeners = new List<System.Net.Sockets.TcpListener>();
-            try
-            {
-                for (var i = 0; i < count; i++)
-                {
-                    var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, start + i);
-                    listener.Start();
-                    listeners.Add(listener);
-                }
-
-                return start;
-            }
-            catch (System.Net.Sockets.SocketException)
-            {
-            }
-            finally
-            {
-                listeners.ForEach(l => l.Stop());
-            }
-        }
-
-        throw new InvalidOperationException("No free port range for the Raft listeners.");
     }
 
     public async Task DisposeAsync()

@@ -50,11 +50,7 @@ internal sealed class ApiProcess : IAsyncDisposable
 
     private static ApiProcess StartOnFreePort(IReadOnlyList<NodeProcess> nodes, IReadOnlyDictionary<string, string> settings)
     {
-        var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
-        listener.Stop();
-
+        var port = Flotilla.Tests.Shared.TestPorts.Take(1)[0];
         var url = new Uri($"http://127.0.0.1:{port}/");
         var info = new ProcessStartInfo("dotnet")
         {

@@ -141,18 +141,7 @@ internal sealed class TestCluster : IAsyncDisposable
 
     public string Diagnostics() => string.Join(Environment.NewLine, Nodes.Select(n => n.RecentOutput()));
 
-    public static int[] FreePorts(int count)
-    {
-        var listeners = Enumerable.Range(0, count).Select(_ =>
-        {
-            var l = new TcpListener(IPAddress.Loopback, 0);
-            l.Start();
-            return l;
-        }).ToList();
-        var ports = listeners.Select(l => ((IPEndPoint)l.LocalEndpoint).Port).ToArray();
-        listeners.ForEach(l => l.Stop());
-        return ports;
-    }
+    public static int[] FreePorts(int count) => Flotilla.Tests.Shared.TestPorts.Take(count);
 
     public async ValueTask DisposeAsync()
     {

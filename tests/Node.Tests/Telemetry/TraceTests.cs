@@ -210,14 +210,7 @@ public sealed class TraceTests : IAsyncLifetime
         Assert.Fail("Timed out. " + (explain is null ? string.Empty : await explain()));
     }
 
-    private static int FreePort()
-    {
-        var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
-        listener.Stop();
-        return port;
-    }
+    private static int FreePort() => Flotilla.Tests.Shared.TestPorts.Take(1)[0];
 
     // The exporter adds spans from whichever thread ends them.
     private sealed class LockedCollection<T> : Collection<T>
