@@ -38,7 +38,7 @@ internal static class JobsApi
         HttpRequest request, SubmitCoalescer submits, WorkflowCatalog workflows, TimeProvider time, CancellationToken token)
     {
         // The nodes' own reading rules (type, size, UTF-8, duplicates): one answer for one body.
-        var (job, body, bad) = await JsonRequestBody.ReadAsync<SubmitJobRequest>(request, JsonRequestBody.MaxJobBytes, FlotillaJson.Options, token);
+        var (job, body, bad) = await JsonRequestBody.ReadAsync<SubmitJobRequest>(request, JsonRequestBody.MaxJobBytes, FlotillaJson.Options, token, keepBytes: true);
         if (bad is not null)
         {
             return bad;
@@ -65,7 +65,7 @@ internal static class JobsApi
     private static async Task<Results<NodeAccepted<Job[]>, ValidationProblem, ProblemHttpResult>> SubmitBatchAsync(
         HttpRequest request, NodeClient nodes, WorkflowCatalog workflows, TimeProvider time, CancellationToken token)
     {
-        var (jobs, body, bad) = await JsonRequestBody.ReadAsync<SubmitJobRequest?[]>(request, JsonRequestBody.MaxBatchBytes, FlotillaJson.Options, token);
+        var (jobs, body, bad) = await JsonRequestBody.ReadAsync<SubmitJobRequest?[]>(request, JsonRequestBody.MaxBatchBytes, FlotillaJson.Options, token, keepBytes: true);
         if (bad is not null)
         {
             return bad;

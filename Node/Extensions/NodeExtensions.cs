@@ -74,6 +74,7 @@ internal static class NodeExtensions
         services.AddHostedService<RetentionCleaner>();
         services.AddHostedService<ModuleCollector>();
         services.AddHostedService<WorkflowSeeder>();
+        services.AddHostedService<MappedLogTrimmer>();
 
         // Membership, logged as information (not as an error) while the node is still joining.
         JoiningHealthLog.AddMembershipHealthCheck(builder);

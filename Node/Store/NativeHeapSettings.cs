@@ -10,11 +10,17 @@ namespace Flotilla.Node.Store;
 /// keeps up to 16 MiB of free top (never more than it once used). Setting one threshold stops
 /// glibc from moving the other, so both are set: blocks of 1 MiB and more (a module's bytes)
 /// are mapped on their own and returned whole when freed, not kept in an arena.
+/// glibc also opens an arena per contending thread, up to eight per core, and each keeps its
+/// own free top: with a million jobs stored, 40-47 MiB of a node's RSS sat in arenas. Two
+/// arenas for a node that shares two cores: 5-11 MiB less at 20,000 jobs, no CPU per job more
+/// in interleaved benchmark runs.
 /// </summary>
 internal static class NativeHeapSettings
 {
     private const int TrimThresholdOption = -1;  // M_TRIM_THRESHOLD
     private const int MmapThresholdOption = -3;  // M_MMAP_THRESHOLD
+    private const int ArenaMaxOption = -8;       // M_ARENA_MAX
+    private const int ArenaMax = 2;
     private const int TrimThreshold = 16 * 1024 * 1024;
     private const int MmapThreshold = 1024 * 1024;
 
@@ -28,7 +34,9 @@ internal static class NativeHeapSettings
 
         try
         {
-            return Mallopt(TrimThresholdOption, TrimThreshold) == 1 & Mallopt(MmapThresholdOption, MmapThreshold) == 1;
+            return Mallopt(TrimThresholdOption, TrimThreshold) == 1
+                & Mallopt(MmapThresholdOption, MmapThreshold) == 1
+                & Mallopt(ArenaMaxOption, ArenaMax) == 1;
         }
         catch (Exception ex) when (ex is EntryPointNotFoundException or DllNotFoundException)
         {

@@ -107,10 +107,15 @@ internal static partial class Schema
         ("jobs", "module_sha256", "TEXT"),
     ];
 
+    // temp_store = MEMORY: every command runs in a savepoint, and a savepoint's journal (the
+    // pages it changed, kept to roll them back) spills to a temp file past 64 KiB. A batch of
+    // jobs passes that, so each entry created, wrote and deleted a file: on the leader more page
+    // writes than the database's own WAL got. In memory the journal lives and dies with the entry.
     public const string WriterPragmas = """
         PRAGMA journal_mode = WAL;
         PRAGMA synchronous = NORMAL;
         PRAGMA foreign_keys = ON;
+        PRAGMA temp_store = MEMORY;
         """;
 
     /// <summary>The column order <see cref="JobRow.Read"/> expects.</summary>
