@@ -23,6 +23,7 @@ internal sealed partial class MappedLogTrimmer(
     : PeriodicMaintenance(time, logger)
 {
     private const int MadvPageout = 21;
+    private const int EInval = 22;
     private const string MapsFile = "/proc/self/maps";
 
     private readonly string _logDirectory = Path.GetFullPath(Path.Combine(options.Value.DataDir, "log")) + Path.DirectorySeparatorChar;
@@ -48,14 +49,18 @@ internal sealed partial class MappedLogTrimmer(
             foreach (var chunk in folder.Where(c => c.Number < keepFrom))
             {
                 token.ThrowIfCancellationRequested();
-                if (Madvise(chunk.Start, chunk.Length, MadvPageout) != 0)
+                if (Madvise(chunk.Start, chunk.Length, MadvPageout) == 0)
                 {
+                    trimmed += (long)chunk.Length;
+                }
+                else if (Marshal.GetLastPInvokeError() == EInval)
+                {
+                    // A kernel before 5.4 does not know the advice; any other refusal (ENOMEM: a
+                    // chunk DotNext unmapped since the maps were read) concerns that chunk alone.
                     _unsupported = true;
-                    LogUnsupported(Marshal.GetLastPInvokeError());
+                    LogUnsupported(EInval);
                     return Task.CompletedTask;
                 }
-
-                trimmed += (long)chunk.Length;
             }
         }
 
