@@ -11,9 +11,9 @@ namespace Flotilla.Node.Store;
 /// glibc from moving the other, so both are set: blocks of 1 MiB and more (a module's bytes)
 /// are mapped on their own and returned whole when freed, not kept in an arena.
 /// glibc also opens an arena per contending thread, up to eight per core, and each keeps its
-/// own free top: with a million jobs stored, 40-47 MiB of a node's RSS sat in arenas. Two
-/// arenas for a node that shares two cores: 5-11 MiB less at 20,000 jobs, no CPU per job more
-/// in interleaved benchmark runs.
+/// own free top: with a million jobs stored, 35-47 MiB of a node's RSS sat in arenas. Two
+/// arenas for a node that shares two cores: together with the smaller gen0 budget (Node.csproj),
+/// 5-11 MiB less at 20,000 jobs and no more CPU per job in interleaved benchmark runs.
 /// </summary>
 internal static class NativeHeapSettings
 {
