@@ -113,9 +113,14 @@ internal static class FlotillaScenarios
         if (options.HistoryJobs > 0)
         {
             report.Progress($"history: running {options.HistoryJobs} jobs first");
+            await using var peaks = new PeakRss(cluster.Nodes.Select(n => n.ProcessId!.Value).ToArray());
             var history = Stopwatch.StartNew();
             await RunJobsAsync(api, leader, options.HistoryJobs, report, quiet: false);
             report.Add($"history of {options.HistoryJobs} jobs, end-to-end", options.HistoryJobs / history.Elapsed.TotalSeconds, "jobs/s");
+            foreach (var (node, peak) in cluster.Nodes.Zip(peaks.Peaks))
+            {
+                report.Add($"rss {node.NodeId}, highest during the history (1 s samples)", peak / 1024.0 / 1024.0, "MiB");
+            }
         }
 
         var cpuBefore = processes.Select(p => ProcessStats.CpuTime([p])).ToArray();
