@@ -118,6 +118,9 @@ internal sealed class ClusterOptions
 
     public IPEndPoint RaftIPEndPoint() => ParseEndPoint(RaftEndpoint);
 
+    /// <summary>The Raft log's folder (DotNext's write-ahead log), absolute.</summary>
+    public string LogDirectory() => Path.Combine(Path.GetFullPath(DataDir), "log");
+
     public static IPEndPoint ParseEndPoint(string hostAndPort)
     {
         if (IPEndPoint.TryParse(hostAndPort, out var ip) && ip.Port != 0)

@@ -26,7 +26,7 @@ internal sealed partial class MappedLogTrimmer(
     private const int EInval = 22;
     private const string MapsFile = "/proc/self/maps";
 
-    private readonly string _logDirectory = Path.GetFullPath(Path.Combine(options.Value.DataDir, "log")) + Path.DirectorySeparatorChar;
+    private readonly string _logDirectory = options.Value.LogDirectory() + Path.DirectorySeparatorChar;
     private readonly Dictionary<string, uint> _newestLastRound = new(StringComparer.Ordinal);
     private bool _unsupported;
 
@@ -86,11 +86,7 @@ internal sealed partial class MappedLogTrimmer(
             }
 
             var path = line[pathAt..];
-            var dash = line.IndexOf('-', StringComparison.Ordinal);
-            var space = line.IndexOf(' ', StringComparison.Ordinal);
-            if (dash <= 0 || space <= dash
-                || !ulong.TryParse(line.AsSpan(0, dash), NumberStyles.HexNumber, CultureInfo.InvariantCulture, out var start)
-                || !ulong.TryParse(line.AsSpan(dash + 1, space - dash - 1), NumberStyles.HexNumber, CultureInfo.InvariantCulture, out var end)
+            if (!TryParseRange(line, out var start, out var end)
                 || !uint.TryParse(Path.GetFileName(path), NumberStyles.None, CultureInfo.InvariantCulture, out var number))
             {
                 continue;
@@ -100,6 +96,17 @@ internal sealed partial class MappedLogTrimmer(
         }
 
         return chunks;
+    }
+
+    /// <summary>The address range that starts a <c>/proc/self/maps</c> (or <c>smaps</c>) mapping line: "start-end ...".</summary>
+    internal static bool TryParseRange(string line, out ulong start, out ulong end)
+    {
+        start = end = 0;
+        var dash = line.IndexOf('-', StringComparison.Ordinal);
+        var space = line.IndexOf(' ', StringComparison.Ordinal);
+        return dash > 0 && space > dash
+            && ulong.TryParse(line.AsSpan(0, dash), NumberStyles.HexNumber, CultureInfo.InvariantCulture, out start)
+            && ulong.TryParse(line.AsSpan(dash + 1, space - dash - 1), NumberStyles.HexNumber, CultureInfo.InvariantCulture, out end);
     }
 
     internal readonly record struct MappedChunk(string Folder, uint Number, nint Start, nuint Length);

@@ -173,11 +173,11 @@ internal sealed partial class RaftNode(
         _log = new DurableWriteAheadLog(
             new WriteAheadLog.Options
             {
-                Location = Path.Combine(dataDir.FullName, "log"),
+                Location = _options.LogDirectory(),
 
                 // The default chunk is one 4 KiB page per file: thousands of files and inode
                 // allocation on the hot path. Fixed when a log is created (see ClusterOptions).
-                ChunkSize = LogChunkSize(Path.Combine(dataDir.FullName, "log")),
+                ChunkSize = LogChunkSize(_options.LogDirectory()),
             },
             _stateMachine,
             _options.FlushBeforeAck);

@@ -92,11 +92,7 @@ public sealed class MappedLogTrimmerTests : IDisposable
         var inside = false;
         foreach (var line in File.ReadLines("/proc/self/smaps"))
         {
-            var dash = line.IndexOf('-', StringComparison.Ordinal);
-            var space = line.IndexOf(' ', StringComparison.Ordinal);
-            if (dash > 0 && space > dash
-                && ulong.TryParse(line.AsSpan(0, dash), System.Globalization.NumberStyles.HexNumber, null, out var start)
-                && ulong.TryParse(line.AsSpan(dash + 1, space - dash - 1), System.Globalization.NumberStyles.HexNumber, null, out var end))
+            if (MappedLogTrimmer.TryParseRange(line, out var start, out var end))
             {
                 inside = start <= address && address < end;
             }
