@@ -15,8 +15,16 @@ internal sealed partial class ClusterJoiner(IOptions<ClusterOptions> options, Cl
     private static readonly TimeSpan MaxBackoff = TimeSpan.FromSeconds(5);
 
     // A member restarted with its log but without its membership file learns the membership
-    // from the leader's next heartbeat; it waits this long for one before giving up.
-    private static readonly TimeSpan MembershipWait = TimeSpan.FromSeconds(6);
+    // from the leader's next heartbeat; it waits this long for one before giving up. Long enough
+    // for the rest to elect (it may have been their leader) and for the leader to reach it on a
+    // loaded machine: 6 s fell short in a CI run.
+    private static readonly TimeSpan MembershipWait = TimeSpan.FromSeconds(30);
+
+    // A node standing by (its membership file was empty, so it was rebuilt from the log) did not
+    // regain its membership in the same process however long it waited (FoundingTests); its
+    // restart, which no longer stands by, rejoins. So it gives up early and lets its supervisor
+    // restart it.
+    private static readonly TimeSpan StandbyMembershipWait = TimeSpan.FromSeconds(6);
 
     /// <summary>The Raft announcer: makes sure this node is in the membership before Raft reports started.</summary>
     public async Task JoinAsync(RaftNode node, EndPoint self, CancellationToken token)
@@ -32,7 +40,7 @@ internal sealed partial class ClusterJoiner(IOptions<ClusterOptions> options, Cl
         {
             // Its membership file is gone but its log is not: a live leader still counts it as a
             // member and tells it so within a heartbeat. Nobody doing so means nobody to rejoin.
-            var deadline = DateTime.UtcNow + MembershipWait;
+            var deadline = DateTime.UtcNow + (node.StandsBy ? StandbyMembershipWait : MembershipWait);
             while (!IsMember(node) && DateTime.UtcNow < deadline)
             {
                 await Task.Delay(100, token).ConfigureAwait(false);
