@@ -39,9 +39,9 @@ internal sealed class ClusterOptions
     public int SnapshotEvery { get; set; } = 100_000;
 
     /// <summary>
-    /// ... or once the entries applied since the last snapshot hold this many bytes. The log
-    /// until then is memory-mapped and resident, so this bounds a node's memory; each snapshot
-    /// copies the whole database, so a larger value copies less often (see JobStateMachine).
+    /// ... or once the entries applied since the last snapshot hold this many bytes, or half the
+    /// last snapshot's size, whichever is more: each snapshot copies the whole database, so a
+    /// larger store copies less often (see JobStateMachine).
     /// </summary>
     public long SnapshotBytes { get; set; } = 64L * 1024 * 1024;
 

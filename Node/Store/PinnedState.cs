@@ -16,6 +16,7 @@ internal sealed class PinnedState(SqliteConnection connection, SqliteTransaction
     /// Writes the pinned state to <paramref name="path"/> as a self-contained database file
     /// (rollback journal mode, so it opens read-only without -wal and -shm beside it). It is
     /// written beside the target and moved over it: a crash never leaves half a snapshot there.
+    /// Not flushed to disk: a caller that needs it durable flushes the file (JobStateMachine does).
     /// </summary>
     public void CopyTo(string path)
     {
@@ -29,6 +30,15 @@ internal sealed class PinnedState(SqliteConnection connection, SqliteTransaction
         using (var copy = new SqliteConnection(destination))
         {
             copy.Open();
+
+            // No journal and no syncs while the copy is written: it is a new file beside the
+            // target, worthless until moved there, and its caller flushes it to disk before it
+            // counts (a rollback journal here was written and deleted for nothing, per copy).
+            using (var fast = copy.CreateCommand())
+            {
+                fast.CommandText = "PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF;";
+                fast.ExecuteNonQuery();
+            }
 
             // One backup step inside the pinned read transaction: the copy is of exactly the
             // pinned state, and writes by the applier meanwhile do not restart it.

@@ -44,7 +44,10 @@ internal sealed partial class JobWorker(
     private readonly WorkerOptions _options = options.Value;
     private readonly WakeSignal _wake = new();
     private readonly ConcurrentDictionary<string, Held> _held = new();
-    private readonly ConcurrentDictionary<string, (int Attempt, long At)> _finished = new();
+    // Outcomes sent, until the entry that carries them is applied here (or a lease passes, when
+    // its index is unknown): kept no longer, as at thousands of jobs a second they are most of
+    // what outlives a gen0 collection, and what dies in gen2 stays until a full collection.
+    private readonly ConcurrentDictionary<string, (int Attempt, long At, long Index)> _finished = new();
     private readonly Channel<Held> _ready = Channel.CreateUnbounded<Held>();
     private readonly Channel<(Held Job, JobOutcome Outcome)> _outcomes = Channel.CreateUnbounded<(Held, JobOutcome)>();
     private readonly CancellationTokenSource _abort = new();
@@ -196,9 +199,10 @@ internal sealed partial class JobWorker(
     private void Adopt()
     {
         var now = time.GetUtcNow().ToUnixTimeMilliseconds();
+        var applied = store.AppliedIndex; // read before RunningOn below: what it reads includes these entries
         foreach (var (jobId, finished) in _finished)
         {
-            if (now - finished.At > _options.LeaseMs)
+            if ((finished.Index > 0 && finished.Index <= applied) || now - finished.At > _options.LeaseMs)
             {
                 _finished.TryRemove(jobId, out _);
             }
@@ -345,11 +349,11 @@ internal sealed partial class JobWorker(
             }
 
             NoteReporting(batch.Count);
-            await ReportAsync(batch, token).ConfigureAwait(false);
+            var index = await ReportAsync(batch, token).ConfigureAwait(false);
             var now = time.GetUtcNow().ToUnixTimeMilliseconds();
             foreach (var (held, outcome) in batch)
             {
-                _finished[outcome.JobId] = (outcome.Attempt, now);
+                _finished[outcome.JobId] = (outcome.Attempt, now, index);
                 _held.TryRemove(new KeyValuePair<string, Held>(held.Job.JobId, held)); // only this attempt's entry
             }
 
@@ -362,7 +366,8 @@ internal sealed partial class JobWorker(
     // up after a deadline, as before, ended this loop for good: the jobs stayed held, their leases
     // renewed, and they sat `running` forever (found by the chaos test after a restart of all).
     // Only a refusal of the command itself is final; then the leases hand the jobs back.
-    private async Task ReportAsync(List<(Held Job, JobOutcome Outcome)> batch, CancellationToken token)
+    // Returns the log index the outcomes were applied at, 0 when not known (refused).
+    private async Task<long> ReportAsync(List<(Held Job, JobOutcome Outcome)> batch, CancellationToken token)
     {
         var commands = WithJournals(batch.Select(b => b.Job.Journal), new FinishJobs(node.NodeId, batch.Select(b => b.Outcome).ToArray()));
         while (true)
@@ -376,12 +381,12 @@ internal sealed partial class JobWorker(
                     LogFenced(batch.Count - applied, batch.Count);
                 }
 
-                return;
+                return proposed.Index;
             }
             catch (InvalidCommandException ex)
             {
                 LogReportRefused(ex, batch.Count);
-                return;
+                return 0;
             }
             catch (Exception ex) when (ex is not OperationCanceledException || !token.IsCancellationRequested)
             {
