@@ -41,7 +41,7 @@ internal sealed class ClusterOptions
     /// <summary>
     /// ... or once the entries applied since the last snapshot hold this many bytes, or half the
     /// last snapshot's size, whichever is more: each snapshot copies the whole database, so a
-    /// larger store copies less often (see JobStateMachine).
+    /// larger store copies less often (see SnapshotPolicy).
     /// </summary>
     public long SnapshotBytes { get; set; } = 64L * 1024 * 1024;
 

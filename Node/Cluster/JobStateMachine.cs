@@ -20,7 +20,7 @@ namespace Flotilla.Node.Cluster;
 /// (<c>snapshots/{index}-{term}</c>, the database file itself), so existing data folders open.
 /// </remarks>
 internal sealed partial class JobStateMachine(
-    DirectoryInfo snapshotDir, DirectoryInfo scratchDir, JobStore store, int snapshotEvery, long snapshotBytes, ILogger<JobStateMachine> logger)
+    DirectoryInfo snapshotDir, DirectoryInfo scratchDir, JobStore store, SnapshotPolicy policy, ILogger<JobStateMachine> logger)
     : IStateMachine, IAsyncDisposable
 {
     private static readonly TimeSpan MaxRetryDelay = TimeSpan.FromSeconds(5);
@@ -221,18 +221,11 @@ internal sealed partial class JobStateMachine(
         }
     }
 
-    // A snapshot is due after Cluster:SnapshotEvery entries, or once the entries since the last
-    // one hold Cluster:SnapshotBytes or half the store's size, whichever is more. Each snapshot
-    // copies the whole database (beside apply): at a fixed 64 MiB a 520 MiB store (a million
-    // jobs) copied ~8 bytes per log byte, every node at once for 5 s out of every 13 at full
-    // speed, and took 18 % of the cluster's throughput. Half the store bounds that at 2 bytes per
-    // log byte. The longer log costs disk, not memory: the mapped chunks behind the one being
-    // written leave the resident set (MappedLogTrimmer).
+    // Whether this entry ends a snapshot interval (see SnapshotPolicy); the copy runs beside apply (BeginSnapshot).
     private bool SnapshotDue(long index, long bytes)
     {
         _bytesSinceSnapshot += bytes;
-        if (index - _lastSnapshotIndex < snapshotEvery
-            && (_bytesSinceSnapshot < snapshotBytes || _bytesSinceSnapshot < (_snapshot?.File.Length ?? 0) / 2))
+        if (!policy.IsDue(index - _lastSnapshotIndex, _bytesSinceSnapshot, _snapshot?.File.Length ?? 0))
         {
             return false;
         }

@@ -160,8 +160,7 @@ internal sealed partial class RaftNode(
             new DirectoryInfo(Path.Combine(dataDir.FullName, "snapshots")),
             scratch,
             store,
-            _options.SnapshotEvery,
-            _options.SnapshotBytes,
+            new SnapshotPolicy(_options.SnapshotEvery, _options.SnapshotBytes),
             loggerFactory.CreateLogger<JobStateMachine>());
         _stateMachine.Applied += index => Applied?.Invoke(index);
         _stateMachine.FaultChanged += fault =>
