@@ -27,6 +27,7 @@ internal sealed partial class RaftNode(
     private readonly ClusterOptions _options = options.Value;
     private readonly CancellationTokenSource _stopping = new();
     private Task _starting = Task.CompletedTask;
+    private Task _backingUp = Task.CompletedTask;
     private DurableWriteAheadLog? _log;
     private RaftPortGuard? _guard;
     private JobStateMachine? _stateMachine;
@@ -184,9 +185,16 @@ internal sealed partial class RaftNode(
             _stateMachine,
             _options.FlushBeforeAck);
 
+        // A membership file lost or emptied comes back from its copy, standing by (see MembershipBackup).
+        var membersFile = Path.Combine(dataDir.FullName, "members.bin");
+        var backup = new MembershipBackup(membersFile, logger);
+        if (backup.TryRestore())
+        {
+            _standingBy = 1;
+        }
+
         // An empty membership file (a crash while it was written, a bad copy) holds nothing, and
         // DotNext 6.12 fails to start on it: drop it, and the membership comes back from the log.
-        var membersFile = Path.Combine(dataDir.FullName, "members.bin");
         if (File.Exists(membersFile) && new FileInfo(membersFile).Length == 0)
         {
             LogEmptyMembership(membersFile);
@@ -282,6 +290,7 @@ internal sealed partial class RaftNode(
         State = found ? "starting raft" : "joining";
         LogStarting(_options.NodeId, raftEndPoint.ToString(), HttpUrl.ToString(), found);
         await Cluster.StartAsync(token).ConfigureAwait(false);
+        _backingUp = Task.Run(() => backup.RunAsync(_stopping.Token), CancellationToken.None);
         _started = true;
         State = "member";
         LogStarted(_options.NodeId, Cluster.Members.Count);
@@ -421,6 +430,7 @@ internal sealed partial class RaftNode(
     {
         await _stopping.CancelAsync().ConfigureAwait(false);
         await _starting.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        await _backingUp.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         if (_guard is { } guard)
         {
             await guard.DisposeAsync().ConfigureAwait(false);
