@@ -14,16 +14,13 @@ internal sealed partial class ClusterJoiner(IOptions<ClusterOptions> options, Cl
 {
     private static readonly TimeSpan MaxBackoff = TimeSpan.FromSeconds(5);
 
-    // A member restarted with its log but without its membership file learns the membership
-    // from the leader's next heartbeat; it waits this long for one before giving up. Long enough
-    // for the rest to elect (it may have been their leader) and for the leader to reach it on a
-    // loaded machine: 6 s fell short in a CI run.
+    // A member restarted with its log but without its membership file or the file's copy
+    // (MembershipBackup) learns the membership only if its leader sends it a snapshot: DotNext
+    // 6.12 sends the membership with nothing else. It waits this long for one before giving up.
     private static readonly TimeSpan MembershipWait = TimeSpan.FromSeconds(30);
 
-    // A node standing by (its membership file was empty, so it was rebuilt from the log) did not
-    // regain its membership in the same process however long it waited (FoundingTests); its
-    // restart, which no longer stands by, rejoins. So it gives up early and lets its supervisor
-    // restart it.
+    // A node standing by on an empty membership file with no copy never regained its membership
+    // in the same process however long it waited (636a27a), so it gives up sooner.
     private static readonly TimeSpan StandbyMembershipWait = TimeSpan.FromSeconds(6);
 
     /// <summary>The Raft announcer: makes sure this node is in the membership before Raft reports started.</summary>
@@ -39,7 +36,7 @@ internal sealed partial class ClusterJoiner(IOptions<ClusterOptions> options, Cl
         if (targets.Count == 0 && node.HasData)
         {
             // Its membership file is gone but its log is not: a live leader still counts it as a
-            // member and tells it so within a heartbeat. Nobody doing so means nobody to rejoin.
+            // member, and tells it so if it sends it a snapshot. Nobody doing so means nobody to rejoin.
             var deadline = DateTime.UtcNow + (node.StandsBy ? StandbyMembershipWait : MembershipWait);
             while (!IsMember(node) && DateTime.UtcNow < deadline)
             {

@@ -15,6 +15,9 @@ internal sealed partial class MembershipBackup(string membersFile, ILogger logge
 
     private string CopyFile => membersFile + ".copy";
 
+    // What the copy holds, once read or written: each refresh then reads only the membership file.
+    private byte[]? _copied;
+
     /// <summary>Puts the copy back when the membership file is missing or empty; true if it did.</summary>
     public bool TryRestore()
     {
@@ -65,7 +68,8 @@ internal sealed partial class MembershipBackup(string membersFile, ILogger logge
 
         // DotNext replaces the file with a moved one, so a read sees a whole version.
         var current = File.ReadAllBytes(membersFile);
-        if (current.Length == 0 || (File.Exists(CopyFile) && File.ReadAllBytes(CopyFile).AsSpan().SequenceEqual(current)))
+        _copied ??= File.Exists(CopyFile) ? File.ReadAllBytes(CopyFile) : [];
+        if (current.Length == 0 || _copied.AsSpan().SequenceEqual(current))
         {
             return;
         }
@@ -78,6 +82,7 @@ internal sealed partial class MembershipBackup(string membersFile, ILogger logge
         }
 
         File.Move(temporary, CopyFile, overwrite: true);
+        _copied = current;
     }
 
     [LoggerMessage(EventId = 1012, Level = LogLevel.Warning, Message = "The membership file {File} was missing or empty; restored it from {Copy}. Standing by until a leader reaches this node")]

@@ -115,7 +115,7 @@ internal sealed partial class RaftNode(
         token.ThrowIfCancellationRequested();
     }
 
-    /// <summary>Started on an empty membership file: it follows and votes, never stands for election, until a leader reaches it.</summary>
+    /// <summary>Started on an empty or restored membership file: it follows and votes, never stands for election, until a leader reaches it.</summary>
     public bool StandsBy => Volatile.Read(ref _standingBy) == 1;
 
     /// <summary>Why the node is not a member yet, for /health.</summary>

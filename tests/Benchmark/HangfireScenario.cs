@@ -29,34 +29,17 @@ internal static class HangfireScenario
             // 15,400-15,800 and 20,000 after 2,000 warm-up jobs at 8,400-8,700 (still tiering
             // up). After a run of the same size it is steady: 15,000-17,300.
             var warmUp = options.Jobs;
-            for (var i = 0; i < warmUp; i++)
-            {
-                BackgroundJob.Enqueue(() => Noop());
-            }
-
-            var warmDeadline = DateTime.UtcNow.AddMinutes(1);
-            while (Volatile.Read(ref _done) < warmUp && DateTime.UtcNow < warmDeadline)
-            {
-                await Task.Delay(10);
-            }
-
+            Enqueue(warmUp);
+            await WaitUntilDoneAsync(warmUp, TimeSpan.FromMinutes(1));
             Interlocked.Exchange(ref _done, 0);
             report.Progress($"hangfire.inmemory: warmed up with {warmUp} jobs");
+
             var cpu = Process.GetCurrentProcess().TotalProcessorTime;
             var watch = Stopwatch.StartNew();
-            for (var i = 0; i < options.Jobs; i++)
-            {
-                BackgroundJob.Enqueue(() => Noop());
-            }
-
+            Enqueue(options.Jobs);
             var submitted = watch.Elapsed;
             report.Add("hangfire.inmemory enqueue", options.Jobs / submitted.TotalSeconds, "jobs/s");
-            var deadline = DateTime.UtcNow.AddMinutes(5);
-            while (Volatile.Read(ref _done) < options.Jobs && DateTime.UtcNow < deadline)
-            {
-                await Task.Delay(10);
-            }
-
+            await WaitUntilDoneAsync(options.Jobs, TimeSpan.FromMinutes(5));
             watch.Stop();
             if (Volatile.Read(ref _done) < options.Jobs)
             {
@@ -66,6 +49,24 @@ internal static class HangfireScenario
 
             report.Add("hangfire.inmemory end-to-end", options.Jobs / watch.Elapsed.TotalSeconds, "jobs/s");
             report.Add("hangfire.inmemory cpu per job", (Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalMicroseconds / options.Jobs, "µs");
+        }
+    }
+
+    private static void Enqueue(int jobs)
+    {
+        for (var i = 0; i < jobs; i++)
+        {
+            BackgroundJob.Enqueue(() => Noop());
+        }
+    }
+
+    // Polls as often as Flotilla's end-to-end wait does near its end (10 ms).
+    private static async Task WaitUntilDoneAsync(int jobs, TimeSpan limit)
+    {
+        var deadline = DateTime.UtcNow + limit;
+        while (Volatile.Read(ref _done) < jobs && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(10);
         }
     }
 }
