@@ -190,7 +190,7 @@ internal sealed partial class JobStateMachine(
             var batch = CommandCodec.Decode(payload);
             results = store.Apply(entry.Index, batch);
         }
-        catch (JsonException ex)
+        catch (Exception ex) when (ex is JsonException or InvalidDataException)
         {
             // Every node reads the same bytes with the same code, so every node skips it alike.
             LogUndecodable(entry.Index, ex.Message);

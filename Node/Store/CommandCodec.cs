@@ -4,8 +4,10 @@ using System.Text.Json;
 namespace Flotilla.Node.Store;
 
 /// <summary>
-/// The bytes of a log entry: a <see cref="CommandBatch"/> as UTF-8 JSON. Readable in a log dump,
-/// and the polymorphic command records keep their discriminators stable across versions.
+/// The bytes of a log entry: a <see cref="CommandBatch"/>, written in the binary form
+/// (<see cref="BinaryCommandCodec"/>). Entries written before it existed are UTF-8 JSON, with the
+/// polymorphic command records' discriminators, and still decode; the JSON options also serve
+/// the nodes' forwarding route and the commands the binary form carries as JSON.
 /// </summary>
 internal static class CommandCodec
 {
@@ -21,18 +23,29 @@ internal static class CommandCodec
         Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
     };
 
-    public static byte[] Encode(CommandBatch batch) => JsonSerializer.SerializeToUtf8Bytes(batch, Options);
-
-    /// <summary>Writes the entry's bytes to <paramref name="output"/> (a pooled buffer: see GroupCommit).</summary>
-    public static void Encode(CommandBatch batch, IBufferWriter<byte> output)
+    public static byte[] Encode(CommandBatch batch)
     {
-        // A writer escapes by its own options, not the serializer's: give it the same encoder.
-        using var writer = new Utf8JsonWriter(output, new JsonWriterOptions { Encoder = Options.Encoder });
-        JsonSerializer.Serialize(writer, batch, Options);
+        var output = new ArrayBufferWriter<byte>();
+        Encode(batch, output);
+        return output.WrittenSpan.ToArray();
     }
 
+    /// <summary>Writes the entry's bytes to <paramref name="output"/> (a pooled buffer: see GroupCommit).</summary>
+    public static void Encode(CommandBatch batch, IBufferWriter<byte> output) => BinaryCommandCodec.Encode(batch, output);
+
+    /// <summary>The JSON form, as entries were written before the binary one (kept for tests of old entries).</summary>
+    public static byte[] EncodeJson(CommandBatch batch) => JsonSerializer.SerializeToUtf8Bytes(batch, Options);
+
+    /// <summary>Reads an entry of either form; a malformed one throws <see cref="JsonException"/> or <see cref="InvalidDataException"/>.</summary>
     public static CommandBatch Decode(ReadOnlySequence<byte> payload)
     {
+        if (!payload.IsEmpty && payload.FirstSpan[0] == BinaryCommandCodec.Marker)
+        {
+            return payload.IsSingleSegment
+                ? BinaryCommandCodec.Decode(payload.FirstSpan)
+                : BinaryCommandCodec.Decode(payload.ToArray());
+        }
+
         var reader = new Utf8JsonReader(payload);
         return JsonSerializer.Deserialize<CommandBatch>(ref reader, Options)
             ?? throw new JsonException("A log entry held a null command batch.");

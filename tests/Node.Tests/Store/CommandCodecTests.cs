@@ -26,7 +26,7 @@ public sealed class CommandCodecTests
     [Fact]
     public void JsonInsideStringsKeepsShortEscapesAndDecodesToTheSameText()
     {
-        var bytes = CommandCodec.Encode(Batch());
+        var bytes = CommandCodec.EncodeJson(Batch());
         var text = Encoding.UTF8.GetString(bytes);
 
         Assert.DoesNotContain(@"\u0022", text, StringComparison.Ordinal);
@@ -50,6 +50,100 @@ public sealed class CommandCodecTests
 
         Assert.Equal(Payload, Assert.IsType<SubmitJobs>(decoded.Commands[0]).Jobs[0].Payload);
         Assert.Equal(Payload, Assert.IsType<FinishJobs>(decoded.Commands[1]).Outcomes[0].Text);
-        Assert.Equal(CommandCodec.Encode(Batch()), CommandCodec.Encode(decoded));
+        Assert.Equal(CommandCodec.EncodeJson(Batch()), CommandCodec.EncodeJson(decoded));
+    }
+
+    // Every field of every command the binary form lays out, with nulls and non-nulls, and
+    // commands it carries as JSON (a cancel, a module's bytes).
+    private static CommandBatch EveryKind() => new(Guid.CreateVersion7(), 1_733_000_000_123, [
+        new SubmitJobs([
+            new NewJob("a", "echo", Payload, "default", -3, 1_000, 3, null, "00-abc-def-01", null),
+            new NewJob("b", "wait", "{}", "emails", 7, long.MaxValue, 1, "key-Zoë", null, 250, DelayMs: 5_000),
+        ], SameBodyPerKey: true),
+        new FinishJobs("node1", [
+            new JobOutcome("a", 1, OutcomeKind.Completed, Payload, StartedAt: 999),
+            new JobOutcome("b", 2, OutcomeKind.Parked, null, RunAt: 4_000),
+            new JobOutcome("c", int.MaxValue, OutcomeKind.FailedPermanently, "diverged"),
+        ]),
+        new OfferCapacity("node2", 256, 30_000, 2_000),
+        new RenewLeases("node3", [new JobAttempt("a", 1), new JobAttempt("b", 2)], 30_000),
+        new AssignDue(),
+        new CancelJob("z"),
+        new RegisterWorkflow("echo", "ab12", [0, 97, 115, 109, 255], 1_500),
+        new SubmitJobs([]),
+    ]);
+
+    [Fact]
+    public void TheBinaryFormDecodesToWhatWasEncoded()
+    {
+        var batch = EveryKind();
+
+        var bytes = CommandCodec.Encode(batch);
+        var decoded = CommandCodec.Decode(new ReadOnlySequence<byte>(bytes));
+
+        Assert.Equal(BinaryCommandCodec.Marker, bytes[0]);
+        Assert.Equal(batch.BatchId, decoded.BatchId);
+        Assert.Equal(batch.Now, decoded.Now);
+        // Records holding lists compare lists by reference: compare their JSON, which names every field.
+        Assert.Equal(Encoding.UTF8.GetString(CommandCodec.EncodeJson(batch)), Encoding.UTF8.GetString(CommandCodec.EncodeJson(decoded)));
+    }
+
+    [Fact]
+    public void AnEntrySplitAcrossSegmentsDecodesAlike()
+    {
+        var bytes = CommandCodec.Encode(EveryKind());
+        var first = new Segment(bytes.AsMemory(0, 7));
+        var last = first.Append(bytes.AsMemory(7));
+
+        var decoded = CommandCodec.Decode(new ReadOnlySequence<byte>(first, 0, last, last.Memory.Length));
+
+        Assert.Equal(CommandCodec.EncodeJson(EveryKind() with { BatchId = decoded.BatchId }), CommandCodec.EncodeJson(decoded));
+    }
+
+    [Fact]
+    public void AJsonEntryAndItsBinaryFormApplyTheSameCommands()
+    {
+        var batch = EveryKind();
+
+        var fromJson = CommandCodec.Decode(new ReadOnlySequence<byte>(CommandCodec.EncodeJson(batch)));
+        var fromBinary = CommandCodec.Decode(new ReadOnlySequence<byte>(CommandCodec.Encode(batch)));
+
+        Assert.Equal(CommandCodec.EncodeJson(fromJson), CommandCodec.EncodeJson(fromBinary));
+    }
+
+    [Fact]
+    public void EveryTruncationOfABinaryEntryIsRejectedAsMalformed()
+    {
+        var bytes = CommandCodec.Encode(EveryKind());
+
+        for (var length = 1; length < bytes.Length; length++)
+        {
+            var cut = new ReadOnlySequence<byte>(bytes.AsMemory(0, length));
+            Assert.Throws<InvalidDataException>(() => CommandCodec.Decode(cut));
+        }
+    }
+
+    [Theory]
+    [InlineData(26, 9)] // the first command's tag: no such command
+    [InlineData(29, 0xFF)] // the first job's id length: runs past the entry
+    public void ABinaryEntryWithAWrongByteIsRejectedAsMalformed(int offset, byte value)
+    {
+        var bytes = CommandCodec.Encode(Batch());
+        Assert.Equal(1, bytes[26]); // the layout the offsets assume: marker, id, time, count, tag (then the flag, the job count, the id length)
+        bytes[offset] = value;
+
+        Assert.Throws<InvalidDataException>(() => CommandCodec.Decode(new ReadOnlySequence<byte>(bytes)));
+    }
+
+    private sealed class Segment : ReadOnlySequenceSegment<byte>
+    {
+        public Segment(ReadOnlyMemory<byte> memory) => Memory = memory;
+
+        public Segment Append(ReadOnlyMemory<byte> memory)
+        {
+            var next = new Segment(memory) { RunningIndex = RunningIndex + Memory.Length };
+            Next = next;
+            return next;
+        }
     }
 }
