@@ -44,7 +44,7 @@ internal static class BinaryCommandCodec
         writer.Count(batch.Commands.Count);
         foreach (var command in batch.Commands)
         {
-            switch (command)
+            switch (Fits(command) ? command : null)
             {
                 case SubmitJobs submit:
                     writer.Byte((byte)Tag.SubmitJobs);
@@ -103,13 +103,27 @@ internal static class BinaryCommandCodec
                 case AssignDue:
                     writer.Byte((byte)Tag.AssignDue);
                     break;
-                default:
+                default: // also a command with a null where the layout needs a value: as JSON, it reaches apply and is refused there alone
                     writer.Byte((byte)Tag.Json);
                     writer.Bytes(JsonSerializer.SerializeToUtf8Bytes(command, CommandCodec.Options));
                     break;
             }
         }
     }
+
+    // Whether the command's values fit the layout. A command that reached the leader from a
+    // node's /cluster/propose may hold nulls the records do not declare; written as JSON it
+    // decodes as it was and apply refuses it alone, where a null in the layout would make the
+    // whole entry, other proposers' commands included, undecodable.
+    private static bool Fits(Command command) => command switch
+    {
+        SubmitJobs { Jobs: { } jobs } => jobs.All(j => j is { JobId: not null, Workflow: not null, Payload: not null, Queue: not null }),
+        FinishJobs { Node: not null, Outcomes: { } outcomes } => outcomes.All(o => o is { JobId: not null } && Enum.IsDefined(o.Kind)),
+        OfferCapacity { Node: not null } => true,
+        RenewLeases { Node: not null, Jobs: { } jobs } => jobs.All(j => j is { JobId: not null }),
+        AssignDue => true,
+        _ => false,
+    };
 
     /// <summary>Reads a binary entry; anything malformed is an <see cref="InvalidDataException"/>.</summary>
     public static CommandBatch Decode(ReadOnlySpan<byte> bytes)

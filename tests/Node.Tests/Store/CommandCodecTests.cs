@@ -112,6 +112,25 @@ public sealed class CommandCodecTests
     }
 
     [Fact]
+    public void ACommandWithANullTheLayoutCannotHoldTravelsAsJsonAndSparesTheRestOfTheEntry()
+    {
+        // What a node's /cluster/propose may deliver from hostile JSON: nulls the records do not declare.
+        var batch = new CommandBatch(Guid.CreateVersion7(), 1_000, [
+            new SubmitJobs([new NewJob("a", "echo", "{}", "default", 0, 1_000, 3, null, null, null)]),
+            new FinishJobs("node1", [new JobOutcome(null!, 1, OutcomeKind.Completed, "{}")]),
+            new OfferCapacity(null!, 3, 1_000, 1_000),
+            new FinishJobs("node1", [new JobOutcome("a", 1, (OutcomeKind)99, "{}")]),
+        ]);
+
+        var decoded = CommandCodec.Decode(new ReadOnlySequence<byte>(CommandCodec.Encode(batch)));
+
+        Assert.Equal("a", Assert.IsType<SubmitJobs>(decoded.Commands[0]).Jobs[0].JobId);
+        Assert.Null(Assert.IsType<FinishJobs>(decoded.Commands[1]).Outcomes[0].JobId);
+        Assert.Null(Assert.IsType<OfferCapacity>(decoded.Commands[2]).Node);
+        Assert.Equal((OutcomeKind)99, Assert.IsType<FinishJobs>(decoded.Commands[3]).Outcomes[0].Kind);
+    }
+
+    [Fact]
     public void EveryTruncationOfABinaryEntryIsRejectedAsMalformed()
     {
         var bytes = CommandCodec.Encode(EveryKind());
