@@ -131,11 +131,14 @@ internal static class FlotillaScenarios
         }
 
         report.Progress($"end to end: measuring {options.Jobs} jobs");
+        var entriesBefore = (await QueueAsync(leader)).AppliedIndex;
         var cpuBefore = processes.Select(p => ProcessStats.CpuTime([p])).ToArray();
         var watch = Stopwatch.StartNew();
         var submitted = await RunJobsAsync(api, leader, options.Jobs, report, quiet: false);
         watch.Stop();
         var cpuEach = processes.Select((p, i) => ProcessStats.CpuTime([p]) - cpuBefore[i]).ToArray();
+        // Every entry costs a Raft round and a SQLite transaction on each node, whatever it holds.
+        report.Add("log entries per 1,000 jobs", ((await QueueAsync(leader)).AppliedIndex - entriesBefore) * 1000.0 / options.Jobs, "entries");
         var cpu = cpuEach.Aggregate(TimeSpan.Zero, (a, b) => a + b);
         var names = cluster.Nodes.Select(n => n == leader ? n.NodeId + " (leader)" : n.NodeId).Append("api").ToArray();
         for (var i = 0; i < names.Length; i++)
@@ -244,7 +247,7 @@ internal static class FlotillaScenarios
         var lastReport = TimeSpan.Zero;
         while (true)
         {
-            var queue = await leader.Http.GetFromJsonAsync<QueueDto>("cluster/queue", FlotillaJson.Options);
+            var queue = await QueueAsync(leader);
             if (queue is { Pending: 0, Running: 0 })
             {
                 break;
@@ -409,6 +412,10 @@ internal static class FlotillaScenarios
             }
         }
     }
+
+    private static async Task<QueueDto> QueueAsync(NodeProcess node) =>
+        await node.Http.GetFromJsonAsync<QueueDto>("cluster/queue", FlotillaJson.Options)
+        ?? throw new InvalidOperationException("cluster/queue answered null");
 
     private sealed record QueueDto(string NodeId, long AppliedIndex, long Pending, long Running, SnapshotDto? LastSnapshot);
 
