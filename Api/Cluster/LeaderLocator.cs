@@ -12,7 +12,10 @@ namespace Flotilla.Api.Cluster;
 internal sealed class LeaderLocator(NodeDirectory nodes, ILogger<LeaderLocator> logger)
 {
     private static readonly TimeSpan HealthTimeout = TimeSpan.FromSeconds(2);
+    private static readonly TimeSpan ElectionPoll = TimeSpan.FromMilliseconds(50);
     private Uri? _leader;
+    private Uri? _unreachable;
+    private Task<Uri?>? _round;
 
     /// <summary>The leader's URL as last learnt, or null.</summary>
     public Uri? Current => Volatile.Read(ref _leader);
@@ -46,6 +49,60 @@ internal sealed class LeaderLocator(NodeDirectory nodes, ILogger<LeaderLocator> 
         }
 
         return null;
+    }
+
+    /// <summary>
+    /// Asks the nodes every 50 ms, for up to <paramref name="wait"/>, until they name a leader
+    /// other than <paramref name="gone"/> (whose connection was refused), and returns its URL;
+    /// null if none did in time. Waiting callers share one round of questions at a time. A URL
+    /// the nodes still name after a whole wait is unreachable from here (a leader_url of another
+    /// network view, say): later writes do not wait for it again until the nodes name another.
+    /// </summary>
+    public async Task<Uri?> WaitForNextAsync(Uri gone, TimeSpan wait, TimeProvider time, CancellationToken token)
+    {
+        var until = time.GetUtcNow() + wait;
+        while (Volatile.Read(ref _unreachable) != gone)
+        {
+            var found = await DiscoverSharedAsync(token);
+            if (found is not null && found != gone)
+            {
+                Volatile.Write(ref _unreachable, null);
+                return found;
+            }
+
+            if (time.GetUtcNow() >= until)
+            {
+                if (found == gone)
+                {
+                    Volatile.Write(ref _unreachable, gone);
+                }
+
+                break;
+            }
+
+            await Task.Delay(ElectionPoll, time, token);
+        }
+
+        // Forget compares references: forget the URL as last learnt if it is the gone one.
+        if (Current is { } current && current == gone)
+        {
+            Forget(current);
+        }
+
+        return null;
+    }
+
+    // One round of questions at a time for every waiting write.
+    private async Task<Uri?> DiscoverSharedAsync(CancellationToken token)
+    {
+        var round = Volatile.Read(ref _round);
+        if (round is null || round.IsCompleted)
+        {
+            var next = DiscoverAsync(CancellationToken.None);
+            round = Interlocked.CompareExchange(ref _round, next, round) == round ? next : Volatile.Read(ref _round)!;
+        }
+
+        return await round.WaitAsync(token);
     }
 
     /// <summary>The first node's health that reports a leader, or null when none does (the Api's /health).</summary>

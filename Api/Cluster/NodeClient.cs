@@ -26,9 +26,20 @@ internal sealed class NodeClient(NodeDirectory nodes, LeaderLocator leader, Micr
         var deadline = time.GetUtcNow() + _options.WriteRetryBudget;
         var backoff = _options.InitialBackoff;
         NodeAnswer? unavailable = null;
+        Uri? gone = null;
+        var waitForNext = false;
         while (true)
         {
             var known = leader.Current ?? await leader.DiscoverAsync(token);
+            if (waitForNext)
+            {
+                // The leader refused the connection (it died, or lost its node): wait, once per
+                // write, for the nodes to name the next one rather than go through a follower.
+                waitForNext = false;
+                var wait = _options.LeaderElectionWait < deadline - time.GetUtcNow() ? _options.LeaderElectionWait : deadline - time.GetUtcNow();
+                known = await leader.WaitForNextAsync(gone!, wait, time, token);
+            }
+
             foreach (var node in Candidates(known))
             {
                 NodeAnswer answer;
@@ -42,6 +53,12 @@ internal sealed class NodeClient(NodeDirectory nodes, LeaderLocator leader, Micr
                     if (node == known)
                     {
                         leader.Forget(node);
+                        if (gone is null && _options.LeaderElectionWait > TimeSpan.Zero)
+                        {
+                            gone = node;
+                            waitForNext = true;
+                            break;
+                        }
                     }
 
                     continue;
@@ -74,6 +91,11 @@ internal sealed class NodeClient(NodeDirectory nodes, LeaderLocator leader, Micr
 
                 LogMessages.NodeUnavailable(logger, method.Method, path, node, backoff);
                 break;
+            }
+
+            if (waitForNext)
+            {
+                continue; // nothing was sent: no backoff before the wait for the next leader
             }
 
             if (time.GetUtcNow() + backoff >= deadline)

@@ -28,8 +28,12 @@ internal sealed partial class GroupCommit(RaftNode node, TimeProvider time, ILog
     // Up to one buffer per entry in flight, of each size an entry's encoding grows through.
     private static readonly ArrayPool<byte> EntryBuffers = ArrayPool<byte>.Create(2 * (int)MaxBytesPerEntry, InFlightEntries);
 
+    // How long a new leader's proposals wait for its first entry to commit before they go ahead regardless.
+    private static readonly TimeSpan BarrierWait = TimeSpan.FromSeconds(2);
+
     private readonly Channel<Pending> _queue = Channel.CreateUnbounded<Pending>(new UnboundedChannelOptions { SingleReader = false });
     private int _pushes;
+    private long _barrierTerm = -1;
 
     public Task<Proposed> ProposeAsync(IReadOnlyList<Command> commands, CancellationToken token)
     {
@@ -69,6 +73,7 @@ internal sealed partial class GroupCommit(RaftNode node, TimeProvider time, ILog
         var commands = new List<Command>();
         while (await _queue.Reader.WaitToReadAsync(token).ConfigureAwait(false))
         {
+            await WaitForTermBarrierAsync(token).ConfigureAwait(false);
             units.Clear();
             commands.Clear();
             long bytes = 0;
@@ -83,6 +88,36 @@ internal sealed partial class GroupCommit(RaftNode node, TimeProvider time, ILog
             {
                 await CommitAsync(units, commands, token).ConfigureAwait(false);
             }
+        }
+    }
+
+    // A new leader's first entry (DotNext's write barrier) commits once it is on the leader's disk
+    // and a follower's. DotNext's leader commits what a round sent only after its own log's
+    // flusher has written all of it, and the flusher takes what was appended when it starts: a
+    // proposal appended just behind the barrier made the first round wait for a second flush of
+    // the leader's log, and the barrier for a second round. So proposals (which pile up in the
+    // queue meanwhile and then ride together) wait until the barrier is applied, for this term only.
+    private async Task WaitForTermBarrierAsync(CancellationToken token)
+    {
+        if (node.Cluster is not { Leader.IsRemote: false } cluster || cluster.Term == Volatile.Read(ref _barrierTerm))
+        {
+            return;
+        }
+
+        var term = cluster.Term;
+        using var limit = CancellationTokenSource.CreateLinkedTokenSource(token);
+        limit.CancelAfter(BarrierWait);
+        try
+        {
+            await cluster.WaitForLeadershipAsync(limit.Token).ConfigureAwait(false);
+            if (cluster.Term == term)
+            {
+                Volatile.Write(ref _barrierTerm, term);
+            }
+        }
+        catch (OperationCanceledException) when (!token.IsCancellationRequested)
+        {
+            // Not applied in time (or no longer the leader): go on as before, CommitAsync checks leadership.
         }
     }
 
