@@ -34,6 +34,13 @@ internal sealed class Report(BenchOptions options)
         if (Get("flotilla end-to-end") is { } flotilla && Get("hangfire.inmemory end-to-end") is { } hangfire && hangfire > 0)
         {
             _rows.Add(("flotilla / hangfire.inmemory", flotilla / hangfire, "x"));
+
+            // Hangfire's job does nothing; so does this guest (it writes {}), where echo reads
+            // its payload and writes it back as its result, which every node then stores.
+            if (Get("plain no-op end-to-end") is { } noop)
+            {
+                _rows.Add(("flotilla plain no-op / hangfire.inmemory", noop / hangfire, "x"));
+            }
         }
 
         var width = _rows.Max(r => r.Name.Length);
