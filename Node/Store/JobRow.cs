@@ -26,29 +26,33 @@ internal static class JobRow
         _ => throw new InvalidDataException($"Unknown job status '{text}' in the jobs table."),
     };
 
-    public static Job Read(SqliteDataReader r) => new(
-        JobId: r.GetString(0),
-        Status: ParseStatus(r.GetString(1)),
-        Queue: r.GetString(2),
-        Workflow: r.GetString(3),
-        Payload: r.GetString(4),
-        Priority: r.GetInt32(5),
-        RunAt: r.GetInt64(6),
-        Attempts: r.GetInt32(7),
-        MaxAttempts: r.GetInt32(8),
-        ClaimedBy: r.IsDBNull(9) ? null : r.GetString(9),
-        LeaseUntil: r.IsDBNull(10) ? null : r.GetInt64(10),
-        CompletedBy: r.IsDBNull(11) ? null : r.GetString(11),
-        CreatedAt: r.GetInt64(12),
-        UpdatedAt: r.GetInt64(13),
-        Result: r.IsDBNull(14) ? null : r.GetString(14),
-        Error: r.IsDBNull(15) ? null : r.GetString(15),
-        IdempotencyKey: r.IsDBNull(16) ? null : r.GetString(16),
-        TraceParent: r.IsDBNull(17) ? null : r.GetString(17),
-        TimeoutMs: r.IsDBNull(18) ? null : r.GetInt32(18),
-        StartedAt: r.IsDBNull(19) ? null : r.GetInt64(19),
-        Parks: r.GetInt32(20),
-        ModuleSha256: r.IsDBNull(21) ? null : r.GetString(21));
+    public static Job Read(SqliteDataReader r) => Read(new ReaderColumns(r));
+
+    /// <summary>The current row of <paramref name="columns"/> (selected with <see cref="Schema.JobColumns"/>) as a job.</summary>
+    public static Job Read<TColumns>(TColumns r)
+        where TColumns : IColumns => new(
+        JobId: r.Text(0),
+        Status: ParseStatus(r.Text(1)),
+        Queue: r.Text(2),
+        Workflow: r.Text(3),
+        Payload: r.Text(4),
+        Priority: checked((int)r.Integer(5)),
+        RunAt: r.Integer(6),
+        Attempts: checked((int)r.Integer(7)),
+        MaxAttempts: checked((int)r.Integer(8)),
+        ClaimedBy: r.IsNull(9) ? null : r.Text(9),
+        LeaseUntil: r.IsNull(10) ? null : r.Integer(10),
+        CompletedBy: r.IsNull(11) ? null : r.Text(11),
+        CreatedAt: r.Integer(12),
+        UpdatedAt: r.Integer(13),
+        Result: r.IsNull(14) ? null : r.Text(14),
+        Error: r.IsNull(15) ? null : r.Text(15),
+        IdempotencyKey: r.IsNull(16) ? null : r.Text(16),
+        TraceParent: r.IsNull(17) ? null : r.Text(17),
+        TimeoutMs: r.IsNull(18) ? null : checked((int)r.Integer(18)),
+        StartedAt: r.IsNull(19) ? null : r.Integer(19),
+        Parks: checked((int)r.Integer(20)),
+        ModuleSha256: r.IsNull(21) ? null : r.Text(21));
 
     /// <summary>Runs <paramref name="command"/> and reads every row as a job.</summary>
     public static List<Job> ReadAll(SqliteCommand command)
@@ -67,5 +71,24 @@ internal static class JobRow
     {
         using var reader = command.ExecuteReader();
         return reader.Read() ? Read(reader) : null;
+    }
+
+    /// <summary>The columns of a row, whichever API reads it.</summary>
+    public interface IColumns
+    {
+        string Text(int i);
+
+        long Integer(int i);
+
+        bool IsNull(int i);
+    }
+
+    private readonly struct ReaderColumns(SqliteDataReader reader) : IColumns
+    {
+        public string Text(int i) => reader.GetString(i);
+
+        public long Integer(int i) => reader.GetInt64(i);
+
+        public bool IsNull(int i) => reader.IsDBNull(i);
     }
 }

@@ -14,6 +14,7 @@ internal sealed partial class JobStore
     // Prepared statements of the writer connection, reused across entries: preparing the same
     // SQL again for every command was a large share of apply's cost. Only used under _writeLock.
     private readonly Dictionary<string, SqliteCommand> _statements = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, PreparedWrite> _prepared = new(StringComparer.Ordinal);
 
     // The transaction of the batch being applied; set only inside Apply, under _writeLock.
     private SqliteTransaction? _transaction;
@@ -185,6 +186,18 @@ internal sealed partial class JobStore
         return command;
     }
 
+    /// <summary>The writer statement for <paramref name="sql"/> on SQLite's C API (see <see cref="PreparedWrite"/>), prepared on first use.</summary>
+    private PreparedWrite Prepared(string sql)
+    {
+        if (!_prepared.TryGetValue(sql, out var statement))
+        {
+            statement = new PreparedWrite(_writer, sql);
+            _prepared[sql] = statement;
+        }
+
+        return statement;
+    }
+
     private void ClearStatements()
     {
         foreach (var statement in _statements.Values)
@@ -193,6 +206,12 @@ internal sealed partial class JobStore
         }
 
         _statements.Clear();
+        foreach (var statement in _prepared.Values)
+        {
+            statement.Dispose();
+        }
+
+        _prepared.Clear();
     }
 }
 

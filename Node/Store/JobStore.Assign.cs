@@ -82,7 +82,7 @@ internal sealed partial class JobStore
 
             var (node, _, leaseMs) = workers[i];
             var local = node == _localNode;
-            var assign = Write(local ? Schema.JobsAssignDueReturning : Schema.JobsAssignDue)
+            var assign = Prepared(local ? Schema.JobsAssignDueReturning : Schema.JobsAssignDue)
                 .With("$node", node)
                 .With("$now", now)
                 .With("$lease_ms", leaseMs)
@@ -90,7 +90,7 @@ internal sealed partial class JobStore
             int count;
             if (local)
             {
-                var jobs = JobRow.ReadAll(assign);
+                var jobs = assign.ReadJobs();
                 jobs.Sort(ClaimOrder.Instance);
                 _assigned!.AddRange(jobs);
                 count = jobs.Count;

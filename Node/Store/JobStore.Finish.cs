@@ -23,7 +23,7 @@ internal sealed partial class JobStore
 
             var changed = outcome.Kind switch
             {
-                OutcomeKind.Completed => Write(Schema.JobComplete)
+                OutcomeKind.Completed => Prepared(Schema.JobComplete)
                     .With("$job_id", outcome.JobId)
                     .With("$node", command.Node)
                     .With("$attempt", outcome.Attempt)

@@ -45,7 +45,7 @@ internal sealed partial class JobStore
                 pins[job.Workflow] = module;
             }
 
-            var inserted = Write(Schema.JobInsert)
+            var inserted = Prepared(Schema.JobInsert)
                 .With("$job_id", job.JobId)
                 .With("$queue", job.Queue)
                 .With("$workflow", job.Workflow)
