@@ -70,20 +70,8 @@ public sealed class NodeClientTests
     public async Task WithoutAnElectionWaitARefusedConnectionMovesOnToAnotherNodeAtOnce()
     {
         // The reported leader was just killed: its port refuses; node1 forwards to the next leader.
-        _nodes.Handle = r => r switch
-        {
-            { Path: "cluster/health" } => FakeNodes.Health(true, "http://127.0.0.1:5103"),
-            { Port: 5103 } => throw FakeNodes.Refused(),
-            { Path: "jobs" } => FakeNodes.Json(HttpStatusCode.Accepted, FakeNodes.Job("j1"), "/jobs/j1"),
-            _ => new HttpResponseMessage(HttpStatusCode.InternalServerError),
-        };
-        var (client, leader) = _nodes.Client(new ApiOptions
-        {
-            WriteRetryBudget = FakeNodes.FastRetries.WriteRetryBudget,
-            InitialBackoff = FakeNodes.FastRetries.InitialBackoff,
-            MaxBackoff = FakeNodes.FastRetries.MaxBackoff,
-            LeaderElectionWait = TimeSpan.Zero,
-        });
+        LeaderRefuses(() => "http://127.0.0.1:5103");
+        var (client, leader) = _nodes.Client(WithElectionWait(TimeSpan.Zero, FakeNodes.FastRetries.WriteRetryBudget));
 
         var answer = await client.WriteAsync(HttpMethod.Post, "jobs", "{}"u8.ToArray(), "application/json", default);
 
@@ -99,13 +87,7 @@ public sealed class NodeClientTests
         // given up on it yet), then name node2. The write waits for node2 instead of going
         // through node1, which would answer only once it had applied the write itself.
         var questions = 0;
-        _nodes.Handle = r => r switch
-        {
-            { Path: "cluster/health" } => FakeNodes.Health(true, Interlocked.Increment(ref questions) <= 4 ? "http://127.0.0.1:5103" : "http://127.0.0.1:5102"),
-            { Port: 5103 } => throw FakeNodes.Refused(),
-            { Path: "jobs" } => FakeNodes.Json(HttpStatusCode.Accepted, FakeNodes.Job("j1"), "/jobs/j1"),
-            _ => new HttpResponseMessage(HttpStatusCode.InternalServerError),
-        };
+        LeaderRefuses(() => Interlocked.Increment(ref questions) <= 4 ? "http://127.0.0.1:5103" : "http://127.0.0.1:5102");
         var (client, leader) = _nodes.Client();
 
         var answer = await client.WriteAsync(HttpMethod.Post, "jobs", "{}"u8.ToArray(), "application/json", default);
@@ -120,20 +102,8 @@ public sealed class NodeClientTests
     {
         // A leader_url this Api cannot reach (another network view): the first write waits the
         // whole election wait, then goes through node1; the next one does not wait again.
-        _nodes.Handle = r => r switch
-        {
-            { Path: "cluster/health" } => FakeNodes.Health(true, "http://127.0.0.1:5103"),
-            { Port: 5103 } => throw FakeNodes.Refused(),
-            { Path: "jobs" } => FakeNodes.Json(HttpStatusCode.Accepted, FakeNodes.Job("j1"), "/jobs/j1"),
-            _ => new HttpResponseMessage(HttpStatusCode.InternalServerError),
-        };
-        var (client, _) = _nodes.Client(new ApiOptions
-        {
-            WriteRetryBudget = TimeSpan.FromSeconds(10),
-            InitialBackoff = FakeNodes.FastRetries.InitialBackoff,
-            MaxBackoff = FakeNodes.FastRetries.MaxBackoff,
-            LeaderElectionWait = TimeSpan.FromMilliseconds(300),
-        });
+        LeaderRefuses(() => "http://127.0.0.1:5103");
+        var (client, _) = _nodes.Client(WithElectionWait(TimeSpan.FromMilliseconds(300), TimeSpan.FromSeconds(10)));
 
         var first = await client.WriteAsync(HttpMethod.Post, "jobs", "{}"u8.ToArray(), "application/json", default);
         var questionsForTheFirst = _nodes.To("cluster/health").Count();
@@ -216,4 +186,22 @@ public sealed class NodeClientTests
         Assert.Equal(HttpStatusCode.OK, answer.Status);
         Assert.Equal(5102, answer.Node.Port);
     }
+
+    // The nodes name the leader <paramref name="named"/> returns (asked anew each time); node3's
+    // port refuses connections (it was killed); any other node takes the write.
+    private void LeaderRefuses(Func<string> named) => _nodes.Handle = r => r switch
+    {
+        { Path: "cluster/health" } => FakeNodes.Health(true, named()),
+        { Port: 5103 } => throw FakeNodes.Refused(),
+        { Path: "jobs" } => FakeNodes.Json(HttpStatusCode.Accepted, FakeNodes.Job("j1"), "/jobs/j1"),
+        _ => new HttpResponseMessage(HttpStatusCode.InternalServerError),
+    };
+
+    private static ApiOptions WithElectionWait(TimeSpan wait, TimeSpan budget) => new()
+    {
+        WriteRetryBudget = budget,
+        InitialBackoff = FakeNodes.FastRetries.InitialBackoff,
+        MaxBackoff = FakeNodes.FastRetries.MaxBackoff,
+        LeaderElectionWait = wait,
+    };
 }
