@@ -115,9 +115,10 @@ internal sealed partial class GroupCommit(RaftNode node, TimeProvider time, ILog
                 Volatile.Write(ref _barrierTerm, term);
             }
         }
-        catch (OperationCanceledException) when (!token.IsCancellationRequested)
+        catch (Exception ex) when (!token.IsCancellationRequested && ex is not OutOfMemoryException)
         {
-            // Not applied in time (or no longer the leader): go on as before, CommitAsync checks leadership.
+            // Not applied in time, no longer the leader, Raft stopping: go on as before (CommitAsync
+            // checks leadership). Nothing here may end a commit loop.
         }
     }
 
