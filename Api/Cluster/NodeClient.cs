@@ -36,8 +36,8 @@ internal sealed class NodeClient(NodeDirectory nodes, LeaderLocator leader, Micr
                 // The leader refused the connection (it died, or lost its node): wait, once per
                 // write, for the nodes to name the next one rather than go through a follower.
                 waitForNext = false;
-                var wait = _options.LeaderElectionWait < deadline - time.GetUtcNow() ? _options.LeaderElectionWait : deadline - time.GetUtcNow();
-                known = await leader.WaitForNextAsync(gone!, wait, time, token);
+                var left = deadline - time.GetUtcNow();
+                known = await leader.WaitForNextAsync(gone!, left < _options.LeaderElectionWait ? left : _options.LeaderElectionWait, time, token);
             }
 
             foreach (var node in Candidates(known))
