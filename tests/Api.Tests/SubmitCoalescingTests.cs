@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
+using Flotilla.Api.Cluster;
 
 namespace Flotilla.Api.Tests;
 
@@ -63,6 +64,35 @@ public sealed class SubmitCoalescingTests : IDisposable
     }
 
     [Fact]
+    public async Task ARequestInFlightLongerThanASlowSendDoesNotHoldBackTheNextSubmitsUpToFourRequests()
+    {
+        // A leader whose commits take long (a slow disk): every request is held until released.
+        _leaderBusy.Reset();
+        var posts = new List<Task<HttpResponseMessage>>();
+        for (var n = 0; n < 8; n++)
+        {
+            posts.Add(_api.PostAsJsonAsync("/jobs", new { workflow = "echo", payload = n }));
+            if (n < 4)
+            {
+                await WaitUntilAsync(() => _nodes.SubmittedJobs().Count > n, TimeSpan.FromSeconds(2)); // the leader holds the others 10 s
+            }
+
+            await Task.Delay(SubmitCoalescer.SlowSend * 2);
+        }
+
+        // The first four went each in a request of its own, none waiting for the one before it
+        // to be answered; the other four wait for a sender (no more than four requests at once).
+        await Task.Delay(300);
+        Assert.Equal(4, _nodes.To("cluster/submit").Count());
+        Assert.Equal(4, _nodes.SubmittedJobs().Count);
+
+        _leaderBusy.Set();
+        var responses = await Task.WhenAll(posts);
+        Assert.All(responses, r => Assert.Equal(HttpStatusCode.Accepted, r.StatusCode));
+        Assert.Equal(Enumerable.Range(0, 8).Select(n => $$"""{"workflow":"echo","payload":{{n}}}"""), _nodes.SubmittedJobs().Select(s => s.Job).Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
     public async Task EachJobCarriesItsClientsTrace()
     {
         using var listener = new ActivityListener
@@ -106,12 +136,14 @@ public sealed class SubmitCoalescingTests : IDisposable
             : (HttpStatusCode.Accepted, FakeNodes.Job($"j{n}")));
     }
 
-    private static async Task WaitUntilAsync(Func<bool> condition)
+    private static async Task WaitUntilAsync(Func<bool> condition, TimeSpan? within = null)
     {
-        var deadline = DateTime.UtcNow.AddSeconds(10);
+        var deadline = DateTime.UtcNow + (within ?? TimeSpan.FromSeconds(10));
         while (!condition() && DateTime.UtcNow < deadline)
         {
             await Task.Delay(10);
         }
+
+        Assert.True(condition(), "not within the time allowed");
     }
 }
