@@ -133,7 +133,7 @@ internal sealed partial class GroupCommit(RaftNode node, TimeProvider time, ILog
                 throw new NoLeaderException("This node is no longer the leader.");
             }
 
-            var batch = new CommandBatch(Guid.CreateVersion7(), time.GetUtcNow().ToUnixTimeMilliseconds(), commands.ToArray());
+            var batch = new CommandBatch(Guid.CreateVersion7(), time.GetUtcNow().ToUnixTimeMilliseconds(), commands.ToArray()) { Leader = node.NodeId };
 
             // An entry of a few thousand jobs is 0.3-1 MiB: encoded into a buffer of a small pool
             // of this class's own, not a new array on the large object heap each time, nor the

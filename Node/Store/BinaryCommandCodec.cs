@@ -13,8 +13,9 @@ namespace Flotilla.Node.Store;
 /// <see cref="Tag.Json"/>), so a rare or new command needs no binary layout of its own.
 /// </summary>
 /// <remarks>
-/// Layout: the marker byte, the batch id (16 bytes), the leader's time (8), the command count,
-/// then per command a tag and its fields. Integers are little-endian of fixed width; counts and
+/// Layout: the marker byte, the batch id (16 bytes), the leader's time (8), the leader's node id
+/// (with <see cref="MarkerWithLeader"/> only: earlier entries did not carry one), the command
+/// count, then per command a tag and its fields. Integers are little-endian of fixed width; counts and
 /// string lengths are unsigned LEB128; a string is its UTF-8 length plus one (0: null), then
 /// its bytes; an optional number is a presence byte, then the number.
 /// The marker is not a byte JSON can start with, so <see cref="CommandCodec.Decode"/> tells
@@ -25,6 +26,12 @@ internal static class BinaryCommandCodec
     /// <summary>The first byte of a binary entry (JSON starts with '{' or white space).</summary>
     public const byte Marker = 0xB1;
 
+    /// <summary>The first byte of a binary entry that names its leader after the time.</summary>
+    public const byte MarkerWithLeader = 0xB2;
+
+    /// <summary>Whether an entry starting with this byte is in the binary form.</summary>
+    public static bool IsMarker(byte first) => first is Marker or MarkerWithLeader;
+
     private enum Tag : byte
     {
         Json = 0,
@@ -33,14 +40,20 @@ internal static class BinaryCommandCodec
         OfferCapacity = 3,
         RenewLeases = 4,
         AssignDue = 5,
+        OfferCapacityReady = 6, // an offer that says how many it can start at once
     }
 
     public static void Encode(CommandBatch batch, IBufferWriter<byte> output)
     {
         var writer = new Writer(output);
-        writer.Byte(Marker);
+        writer.Byte(batch.Leader is null ? Marker : MarkerWithLeader);
         writer.Guid(batch.BatchId);
         writer.Long(batch.Now);
+        if (batch.Leader is not null)
+        {
+            writer.String(batch.Leader);
+        }
+
         writer.Count(batch.Commands.Count);
         foreach (var command in batch.Commands)
         {
@@ -82,11 +95,16 @@ internal static class BinaryCommandCodec
 
                     break;
                 case OfferCapacity offer:
-                    writer.Byte((byte)Tag.OfferCapacity);
+                    writer.Byte((byte)(offer.Ready is null ? Tag.OfferCapacity : Tag.OfferCapacityReady));
                     writer.String(offer.Node);
                     writer.Int(offer.Capacity);
                     writer.Long(offer.LeaseMs);
                     writer.Long(offer.AliveMs);
+                    if (offer.Ready is { } ready)
+                    {
+                        writer.Int(ready);
+                    }
+
                     break;
                 case RenewLeases renew:
                     writer.Byte((byte)Tag.RenewLeases);
@@ -141,13 +159,15 @@ internal static class BinaryCommandCodec
     private static CommandBatch Read(ReadOnlySpan<byte> bytes)
     {
         var reader = new Reader(bytes);
-        if (reader.Byte() != Marker)
+        var marker = reader.Byte();
+        if (!IsMarker(marker))
         {
             throw new InvalidDataException("A binary log entry must start with its marker byte.");
         }
 
         var batchId = reader.Guid();
         var now = reader.Long();
+        var leader = marker == MarkerWithLeader ? reader.RequiredString() : null;
         var commands = new Command[reader.Count()];
         for (var i = 0; i < commands.Length; i++)
         {
@@ -156,6 +176,7 @@ internal static class BinaryCommandCodec
                 Tag.SubmitJobs => ReadSubmit(ref reader),
                 Tag.FinishJobs => ReadFinish(ref reader),
                 Tag.OfferCapacity => new OfferCapacity(reader.RequiredString(), reader.Int(), reader.Long(), reader.Long()),
+                Tag.OfferCapacityReady => new OfferCapacity(reader.RequiredString(), reader.Int(), reader.Long(), reader.Long(), reader.Int()),
                 Tag.RenewLeases => ReadRenew(ref reader),
                 Tag.AssignDue => new AssignDue(),
                 Tag.Json => JsonSerializer.Deserialize<Command>(reader.Bytes(), CommandCodec.Options)
@@ -169,7 +190,7 @@ internal static class BinaryCommandCodec
             throw new InvalidDataException("A binary log entry has bytes after its last command.");
         }
 
-        return new CommandBatch(batchId, now, commands);
+        return new CommandBatch(batchId, now, commands) { Leader = leader };
     }
 
     private static SubmitJobs ReadSubmit(ref Reader reader)

@@ -39,7 +39,7 @@ internal static class CommandCodec
     /// <summary>Reads an entry of either form; a malformed one throws <see cref="JsonException"/> or <see cref="InvalidDataException"/>.</summary>
     public static CommandBatch Decode(ReadOnlySequence<byte> payload)
     {
-        if (!payload.IsEmpty && payload.FirstSpan[0] == BinaryCommandCodec.Marker)
+        if (!payload.IsEmpty && BinaryCommandCodec.IsMarker(payload.FirstSpan[0]))
         {
             return payload.IsSingleSegment
                 ? BinaryCommandCodec.Decode(payload.FirstSpan)

@@ -80,9 +80,11 @@ internal sealed record RegisterWorkflow(string Name, string Sha256, byte[] Modul
 /// credit, so no node proposes claims and no node can hoard more than it offered. Assigned jobs
 /// get a lease of <paramref name="LeaseMs"/>; the node counts as alive for new assignments
 /// until <c>now + AliveMs</c> unless it offers again (a busy worker re-offers as a heartbeat,
-/// an idle one lets it lapse). Capacity 0 withdraws.
+/// an idle one lets it lapse). Capacity 0 withdraws. <paramref name="Ready"/>: how many jobs it
+/// runs at once (its slots): holding fewer, it can start the next job at once; null in offers
+/// written before it was carried.
 /// </summary>
-internal sealed record OfferCapacity(string Node, int Capacity, long LeaseMs, long AliveMs) : Command;
+internal sealed record OfferCapacity(string Node, int Capacity, long LeaseMs, long AliveMs, int? Ready = null) : Command;
 
 /// <summary>How an attempt ended.</summary>
 [JsonConverter(typeof(JsonStringEnumConverter<OutcomeKind>))]
@@ -130,4 +132,11 @@ internal sealed record PurgeFinishedJobs(long RetentionMs, int Max) : Command;
 internal sealed record PurgeModules : Command;
 
 /// <summary>What one Raft log entry carries: commands proposed together, and the leader's clock.</summary>
-internal sealed record CommandBatch(Guid BatchId, long Now, IReadOnlyList<Command> Commands);
+internal sealed record CommandBatch(Guid BatchId, long Now, IReadOnlyList<Command> Commands)
+{
+    /// <summary>
+    /// The node that proposed the entry as leader; null in entries written before it was carried.
+    /// Assignment hands its worker a job first while it can start one at once (see JobStore.Assign).
+    /// </summary>
+    public string? Leader { get; init; }
+}

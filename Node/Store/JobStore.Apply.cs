@@ -80,7 +80,7 @@ internal sealed partial class JobStore
 
                 if (commands.Count > 0)
                 {
-                    AssignDueJobs(batch.Now);
+                    AssignDueJobs(batch.Now, batch.Leader);
                 }
 
                 Write(Schema.SetAppliedIndex).With("$index", index).ExecuteNonQuery();

@@ -83,6 +83,7 @@ internal static partial class Schema
             capacity    INTEGER NOT NULL,
             lease_ms    INTEGER NOT NULL,
             alive_until INTEGER NOT NULL,
+            ready       INTEGER,
             CONSTRAINT workers_values_valid CHECK (capacity >= 0 AND lease_ms > 0)
         ) STRICT, WITHOUT ROWID;
 
@@ -105,6 +106,8 @@ internal static partial class Schema
         ("jobs", "parks", "INTEGER NOT NULL DEFAULT 0"),
         // Version pinning: the module the job runs, fixed at submit (null: an older job, runs the current one).
         ("jobs", "module_sha256", "TEXT"),
+        // Leader first: how many a worker can hold and still start the next job at once (null: not offered).
+        ("workers", "ready", "INTEGER"),
     ];
 
     // temp_store = MEMORY: every command runs in a savepoint, and a savepoint's journal (the
@@ -164,7 +167,7 @@ internal static partial class Schema
 
     // Assignment: the live workers' offers, what each holds now, and the due jobs in claim order.
     public const string WorkersLive = """
-        SELECT node, capacity, lease_ms FROM workers
+        SELECT node, capacity, lease_ms, ready FROM workers
         WHERE alive_until > $now AND capacity > 0
         ORDER BY node;
         """;
@@ -204,8 +207,8 @@ internal static partial class Schema
         """;
 
     public const string WorkerOffer = """
-        INSERT INTO workers (node, capacity, lease_ms, alive_until) VALUES ($node, $capacity, $lease_ms, $alive_until)
-        ON CONFLICT (node) DO UPDATE SET capacity = excluded.capacity, lease_ms = excluded.lease_ms, alive_until = excluded.alive_until;
+        INSERT INTO workers (node, capacity, lease_ms, alive_until, ready) VALUES ($node, $capacity, $lease_ms, $alive_until, $ready)
+        ON CONFLICT (node) DO UPDATE SET capacity = excluded.capacity, lease_ms = excluded.lease_ms, alive_until = excluded.alive_until, ready = excluded.ready;
         """;
 
     public const string WorkerMarkDead = "UPDATE workers SET alive_until = $now WHERE node = $node AND alive_until > $now;";
@@ -358,7 +361,7 @@ internal static partial class Schema
         ("jobs", $"SELECT {JobColumns} FROM jobs ORDER BY job_id;"),
         ("workflows", "SELECT name, sha256, registered_at, timeout_ms FROM workflows ORDER BY name;"),
         ("modules", "SELECT sha256, bytes FROM modules ORDER BY sha256;"),
-        ("workers", "SELECT node, capacity, lease_ms, alive_until FROM workers ORDER BY node;"),
+        ("workers", "SELECT node, capacity, lease_ms, alive_until, ready FROM workers ORDER BY node;"),
         ("job_journal", JournalChecksum),
         ("meta", "SELECT key, value FROM meta WHERE key = 'applied_index';"),
     ];

@@ -429,7 +429,10 @@ internal sealed partial class JobWorker(
 
     private async Task OfferAsync(int capacity, CancellationToken token)
     {
-        var offer = new OfferCapacity(node.NodeId, capacity, _options.LeaseMs, 3L * _options.HeartbeatMs);
+        // Ready: its slots. While the leader holds fewer jobs than that it has a slot free (held
+        // jobs include queued and finished-but-unreported ones), so being handed the next job
+        // first never queues it behind running ones while other nodes are idle.
+        var offer = new OfferCapacity(node.NodeId, capacity, _options.LeaseMs, 3L * _options.HeartbeatMs, Ready: _options.Slots);
         await proposer.ProposeAsync([offer], 0, token, readYourWrites: false).ConfigureAwait(false);
         _offered = capacity;
         _lastOfferAt = time.GetUtcNow().ToUnixTimeMilliseconds();

@@ -80,6 +80,44 @@ public sealed class AssignTests : IDisposable
     }
 
     [Fact]
+    public void TheEntrysLeaderTakesAJobFirstWhileItCanStartItAtOnce()
+    {
+        var store = _stores.Open();
+        Offer(store, 1_000, "node1", 10, ready: 2);
+        Offer(store, 1_000, "node2", 10, ready: 2);
+        Offer(store, 1_000, "node3", 6, ready: 2); // less credit: by credit alone it would get nothing yet
+
+        // One job an entry, as at a low rate: the leader's worker, which applies first, runs them...
+        _stores.ApplyFrom(store, "node3", 1_000, new SubmitJobs([TempStores.NewJob("one")]));
+        _stores.ApplyFrom(store, "node3", 1_000, new SubmitJobs([TempStores.NewJob("two")]));
+        Assert.Equal(["node3", "node3"], new[] { "one", "two" }.Select(id => store.GetJob(id)!.ClaimedBy));
+
+        // ...while it holds fewer than it can start at once; then the most credit left, ties by name.
+        _stores.ApplyFrom(store, "node3", 1_000, new SubmitJobs([TempStores.NewJob("three")]));
+        Assert.Equal("node1", store.GetJob("three")!.ClaimedBy);
+
+        // A finished job frees a place: the leader first again.
+        _stores.ApplyFrom(store, "node3", 2_000, new FinishJobs("node3", [new JobOutcome("one", 1, OutcomeKind.Completed, "{}")]));
+        _stores.ApplyFrom(store, "node3", 2_000, new SubmitJobs([TempStores.NewJob("four")]));
+        Assert.Equal("node3", store.GetJob("four")!.ClaimedBy);
+
+        // An entry that names no leader (written before entries carried it): credit alone, as then.
+        _stores.Submit(store, 2_000, TempStores.NewJob("five"));
+        Assert.Equal("node2", store.GetJob("five")!.ClaimedBy);
+
+        // A burst, the leader full (free 9, 9 and 4): by credit, level and then in name order.
+        _stores.ApplyFrom(store, "node3", 2_000, new SubmitJobs(Enumerable.Range(0, 9).Select(i => TempStores.NewJob($"burst-{i}", runAt: i)).ToArray()));
+        Assert.Equal((6, 5, 2), (store.RunningOn("node1").Count, store.RunningOn("node2").Count, store.RunningOn("node3").Count));
+
+        // A worker that offered no ready count (an older node) is never put first: credit decides.
+        Offer(store, 3_000, "node4", 1);
+        _stores.ApplyFrom(store, "node4", 3_000, new SubmitJobs([TempStores.NewJob("six")]));
+        Assert.Equal("node2", store.GetJob("six")!.ClaimedBy);
+        Assert.Equal(new Rejected("offer_capacity: capacity and ready must not be negative, lease_ms and alive_ms must be positive"),
+            _stores.ApplyOne(store, 3_000, new OfferCapacity("node5", 1, 30_000, 3_000, Ready: -1)));
+    }
+
+    [Fact]
     public void ASlowWorkerWhoseCreditIsUsedGetsNothingMore()
     {
         var store = _stores.Open();
@@ -229,6 +267,6 @@ public sealed class AssignTests : IDisposable
         Assert.Equal(a.Checksum(), b.Checksum());
     }
 
-    private void Offer(JobStore store, long now, string node, int capacity, long leaseMs = 30_000, long aliveMs = 3_000) =>
-        Assert.Equal(new CountResult(1), _stores.ApplyOne(store, now, new OfferCapacity(node, capacity, leaseMs, aliveMs)));
+    private void Offer(JobStore store, long now, string node, int capacity, long leaseMs = 30_000, long aliveMs = 3_000, int? ready = null) =>
+        Assert.Equal(new CountResult(1), _stores.ApplyOne(store, now, new OfferCapacity(node, capacity, leaseMs, aliveMs, ready)));
 }

@@ -66,12 +66,16 @@ public sealed class CommandCodecTests
             new JobOutcome("c", int.MaxValue, OutcomeKind.FailedPermanently, "diverged"),
         ]),
         new OfferCapacity("node2", 256, 30_000, 2_000),
+        new OfferCapacity("node3", 12, 30_000, 2_000, Ready: 3),
         new RenewLeases("node3", [new JobAttempt("a", 1), new JobAttempt("b", 2)], 30_000),
         new AssignDue(),
         new CancelJob("z"),
         new RegisterWorkflow("echo", "ab12", [0, 97, 115, 109, 255], 1_500),
         new SubmitJobs([]),
-    ]);
+    ])
+    {
+        Leader = "node-ü",
+    };
 
     [Fact]
     public void TheBinaryFormDecodesToWhatWasEncoded()
@@ -81,8 +85,9 @@ public sealed class CommandCodecTests
         var bytes = CommandCodec.Encode(batch);
         var decoded = CommandCodec.Decode(new ReadOnlySequence<byte>(bytes));
 
-        Assert.Equal(BinaryCommandCodec.Marker, bytes[0]);
+        Assert.Equal(BinaryCommandCodec.MarkerWithLeader, bytes[0]);
         Assert.Equal(batch.BatchId, decoded.BatchId);
+        Assert.Equal(batch.Leader, decoded.Leader);
         Assert.Equal(batch.Now, decoded.Now);
         // Records holding lists compare lists by reference: compare their JSON, which names every field.
         Assert.Equal(Encoding.UTF8.GetString(CommandCodec.EncodeJson(batch)), Encoding.UTF8.GetString(CommandCodec.EncodeJson(decoded)));
@@ -98,6 +103,21 @@ public sealed class CommandCodecTests
         var decoded = CommandCodec.Decode(new ReadOnlySequence<byte>(first, 0, last, last.Memory.Length));
 
         Assert.Equal(CommandCodec.EncodeJson(EveryKind() with { BatchId = decoded.BatchId }), CommandCodec.EncodeJson(decoded));
+    }
+
+    [Fact]
+    public void AnEntryThatNamesNoLeaderKeepsTheEarlierLayout()
+    {
+        var withLeader = CommandCodec.Encode(Batch() with { Leader = "node2" });
+        var without = CommandCodec.Encode(Batch());
+
+        Assert.Equal(BinaryCommandCodec.Marker, without[0]);
+        Assert.Null(CommandCodec.Decode(new ReadOnlySequence<byte>(without)).Leader);
+        Assert.Equal("node2", CommandCodec.Decode(new ReadOnlySequence<byte>(withLeader)).Leader);
+
+        // The same bytes but for the marker and the name after the time (marker 1, id 16, time 8).
+        Assert.Equal(without.AsSpan(1, 24).ToArray(), withLeader.AsSpan(1, 24).ToArray());
+        Assert.Equal(without.AsSpan(25).ToArray(), withLeader.AsSpan(25 + 1 + "node2".Length).ToArray());
     }
 
     [Fact]

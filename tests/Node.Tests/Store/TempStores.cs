@@ -23,12 +23,15 @@ internal sealed class TempStores : IDisposable
         return store;
     }
 
-    /// <summary>Applies the commands as the next log entry of <paramref name="store"/>.</summary>
-    public IReadOnlyList<CommandResult> Apply(JobStore store, long now, params Command[] commands)
+    /// <summary>Applies the commands as the next log entry of <paramref name="store"/>, one that names no leader.</summary>
+    public IReadOnlyList<CommandResult> Apply(JobStore store, long now, params Command[] commands) => ApplyFrom(store, null, now, commands);
+
+    /// <summary>Applies the commands as the next log entry of <paramref name="store"/>, proposed by <paramref name="leader"/>.</summary>
+    public IReadOnlyList<CommandResult> ApplyFrom(JobStore store, string? leader, long now, params Command[] commands)
     {
         var index = Math.Max(_nextIndex[store], store.AppliedIndex + 1);
         _nextIndex[store] = index + 1;
-        return store.Apply(index, new CommandBatch(Guid.Empty, now, commands))
+        return store.Apply(index, new CommandBatch(Guid.Empty, now, commands) { Leader = leader })
             ?? throw new InvalidOperationException($"Entry {index} was not applied.");
     }
 
