@@ -15,9 +15,9 @@ namespace Flotilla.Node.Store;
 /// <remarks>
 /// Layout: the marker byte, the batch id (16 bytes), the leader's time (8), the leader's node id
 /// (with <see cref="MarkerWithLeader"/> only: earlier entries did not carry one), the command
-/// count, then per command a tag and its fields. Integers are little-endian of fixed width; counts and
-/// string lengths are unsigned LEB128; a string is its UTF-8 length plus one (0: null), then
-/// its bytes; an optional number is a presence byte, then the number.
+/// count, then per command a tag and its fields. Integers are little-endian of fixed width;
+/// counts and string lengths are unsigned LEB128; a string is its UTF-8 length plus one (0:
+/// null), then its bytes; an optional number is a presence byte, then the number.
 /// The marker is not a byte JSON can start with, so <see cref="CommandCodec.Decode"/> tells
 /// the forms apart and entries written as JSON before still apply.
 /// </remarks>
@@ -40,7 +40,7 @@ internal static class BinaryCommandCodec
         OfferCapacity = 3,
         RenewLeases = 4,
         AssignDue = 5,
-        OfferCapacityReady = 6, // an offer that says how many it can start at once
+        OfferCapacityReady = 6, // an offer with the node's ready count (its slots)
     }
 
     public static void Encode(CommandBatch batch, IBufferWriter<byte> output)
