@@ -41,7 +41,7 @@ internal sealed partial class JobStore
     /// Why the leader first: it applies an entry before anyone, so its worker starts a job as the
     /// submit is acknowledged; a follower learns of the commit a replication round later and
     /// applies it only after flushing that round's entries. At 500 jobs/s the leader's own jobs
-    /// started 0–2 ms after their acknowledgement and the followers' up to 10–30 ms: the whole
+    /// started within 2 ms of their acknowledgement and the followers' up to 10–50 ms: the whole
     /// p99, and at low rates credit (which follows each node's measured run time) sent most jobs
     /// to the followers. Its slots, not its credit, bound it, so no job queues on the leader
     /// behind running ones while a follower's slots are idle.
