@@ -71,11 +71,12 @@ internal sealed partial class JobStore
 
         var shares = new int[workers.Count];
         var first = leader is null ? -1 : workers.FindIndex(w => w.Node == leader);
+        var leaderRoom = first < 0 ? 0 : Math.Min(workers[first].Free, workers[first].Ready - _heldByNode.GetValueOrDefault(leader!));
         var pending = CountDue(now, free);
         for (var n = 0; n < pending; n++)
         {
             var best = -1;
-            if (first >= 0 && workers[first].Free - shares[first] > 0 && _heldByNode.GetValueOrDefault(leader!) + shares[first] < workers[first].Ready)
+            if (first >= 0 && shares[first] < leaderRoom)
             {
                 best = first;
             }
