@@ -15,20 +15,20 @@ var raftPortBase = int.TryParse(builder.Configuration["Flotilla:RaftPortBase"], 
 var clusterSecret = builder.AddParameter(
     "cluster-secret", new GenerateParameterDefault { MinLength = 32, Special = false }, secret: true, persist: true);
 
-// Election timeouts that do not overlap (500–550, 650–700, 800–850 ms): when the leader dies, the
+// Election timeouts that do not overlap (250–300, 320–370, 390–440 ms): when the leader dies, the
 // survivors never ask for votes at the same moment, so one election settles it (ClusterOptions).
 
 // node1 founds the cluster on its very first start; with data it simply rejoins.
-var node1 = builder.AddClusterNode("node1", dataRoot, raftPortBase, clusterSecret, electionTimeoutMs: 500, bootstrap: true);
+var node1 = builder.AddClusterNode("node1", dataRoot, raftPortBase, clusterSecret, electionTimeoutMs: 250, bootstrap: true);
 
 // node2 asks node1 to add it, so node1 must be a member first. Membership, not a leader:
 // after a full restart no leader exists until node2 is up too.
-var node2 = builder.AddClusterNode("node2", dataRoot, raftPortBase + 1, clusterSecret, electionTimeoutMs: 650)
+var node2 = builder.AddClusterNode("node2", dataRoot, raftPortBase + 1, clusterSecret, electionTimeoutMs: 320)
     .WithJoin(node1)
     .WaitFor(node1);
 
 // node3 after node2: one membership change at a time, and a majority exists before it joins.
-var node3 = builder.AddClusterNode("node3", dataRoot, raftPortBase + 2, clusterSecret, electionTimeoutMs: 800)
+var node3 = builder.AddClusterNode("node3", dataRoot, raftPortBase + 2, clusterSecret, electionTimeoutMs: 390)
     .WithJoin(node1, node2)
     .WaitFor(node2);
 

@@ -62,8 +62,10 @@ internal sealed class ClusterOptions
     /// With pre-vote, a survivor that times out first is refused until the other survivor times
     /// out too, so an election starts at the later of the two timeouts, and two survivors that time
     /// out within a message's delay of each other split the vote and start over. Members given
-    /// ranges that do not overlap (the AppHost: node1 500–550, node2 650–700, node3 800–850 ms)
-    /// never split a vote, and a failover waits at most the highest range.
+    /// ranges that do not overlap (the AppHost: node1 250–300, node2 320–370, node3 390–440 ms)
+    /// never split a vote, and a failover waits at most the highest range. A leader's heartbeats
+    /// no longer wait for its own disk (see DurableWriteAheadLog), so a range may be shorter than
+    /// a slow flush; it must stay longer than a stall of the leader's process.
     /// </summary>
     public int? ElectionTimeoutMaxMs { get; set; }
 

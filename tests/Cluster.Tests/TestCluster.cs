@@ -40,9 +40,9 @@ internal sealed class TestCluster : IAsyncDisposable
                 Secret = secret,
             };
 
-            // Election timeouts that do not overlap, as the AppHost gives them (node1 500–550,
-            // node2 650–700, node3 800–850 ms): survivors never split a vote (see ClusterOptions).
-            var electionTimeout = 500 + (150 * i);
+            // Election timeouts that do not overlap, as the AppHost gives them (node1 250–300,
+            // node2 320–370, node3 390–440 ms): survivors never split a vote (see ClusterOptions).
+            var electionTimeout = 250 + (70 * i);
             node.Settings["Cluster:ElectionTimeoutMs"] = electionTimeout.ToString(System.Globalization.CultureInfo.InvariantCulture);
             node.Settings["Cluster:ElectionTimeoutMaxMs"] = (electionTimeout + 50).ToString(System.Globalization.CultureInfo.InvariantCulture);
             configure?.Invoke(node);
