@@ -1,4 +1,3 @@
-using System.Runtime.ExceptionServices;
 using DotNext.IO.Log;
 using DotNext.Net.Cluster.Consensus.Raft;
 using DotNext.Net.Cluster.Consensus.Raft.StateMachine;
@@ -11,7 +10,7 @@ namespace Flotilla.Node.Cluster;
 /// <list type="bullet">
 /// <item>A follower answers AppendEntries only once the new entries are on its disk. DotNext's
 /// log lets it answer before; then an acknowledged job can live on the leader's disk only, and a
-/// crash of every node loses it (and splits the databases). tests/Node.Tests/Cluster/DurabilityTests.cs
+/// crash of every node loses it (and splits the databases). tests/Cluster.Tests/DurabilityTests.cs
 /// reproduces the loss if it ever regresses.</item>
 /// <item>A leader's commit that must wait for its own disk no longer holds up its heartbeats.
 /// DotNext's leader runs one loop: replicate a round, then commit what a majority holds, which
@@ -33,7 +32,7 @@ internal sealed class DurableWriteAheadLog(
     private readonly Lock _sync = new();
     private bool _committing;
     private long _wanted;
-    private Task _committer = Task.CompletedTask;
+    private volatile Task _committer = Task.CompletedTask;
     private Exception? _detachedFailure;
 
     async ValueTask IAuditTrail<IRaftLogEntry>.AppendAsync<TEntry>(
@@ -53,7 +52,7 @@ internal sealed class DurableWriteAheadLog(
     {
         if (Interlocked.Exchange(ref _detachedFailure, null) is { } failure)
         {
-            return ValueTask.FromException<long>(ExceptionDispatchInfo.SetCurrentStackTrace(failure));
+            return ValueTask.FromException<long>(failure);
         }
 
         lock (_sync)
