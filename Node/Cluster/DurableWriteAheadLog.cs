@@ -11,7 +11,11 @@ namespace Flotilla.Node.Cluster;
 /// <item>A follower answers AppendEntries only once the new entries are on its disk. DotNext's
 /// log lets it answer before; then an acknowledged job can live on the leader's disk only, and a
 /// crash of every node loses it (and splits the databases). tests/Cluster.Tests/DurabilityTests.cs
-/// reproduces the loss if it ever regresses.</item>
+/// reproduces the loss if it ever regresses. The flush comes after the request's commit, not
+/// before it: DotNext's follower appends the new entries, then commits what the leader says is
+/// committed, then answers. Entries committed by then were flushed by an earlier request (or the
+/// base commit waits for them), so applying them need not wait for the new entries' flush: a job
+/// assigned to this node starts a flush sooner, and the answer still waits for the disk.</item>
 /// <item>A leader's commit that must wait for its own disk no longer holds up its heartbeats.
 /// DotNext's leader runs one loop: replicate a round, then commit what a majority holds, which
 /// waits until the leader's own flush covers it, then the next round. On a slow disk that wait
@@ -34,6 +38,7 @@ internal sealed class DurableWriteAheadLog(
     private long _wanted;
     private volatile Task _committer = Task.CompletedTask;
     private Exception? _detachedFailure;
+    private int _flushAfterCommit;
 
     async ValueTask IAuditTrail<IRaftLogEntry>.AppendAsync<TEntry>(
         ILogEntryProducer<TEntry> entries, long startIndex, bool skipCommitted, CancellationToken token)
@@ -44,7 +49,8 @@ internal sealed class DurableWriteAheadLog(
         await AppendAsync(entries, startIndex, skipCommitted, token).ConfigureAwait(false);
         if (flushBeforeAck)
         {
-            await FlushAsync(token).ConfigureAwait(false);
+            // Taken by the commit DotNext's follower calls next, before it answers.
+            Volatile.Write(ref _flushAfterCommit, 1);
         }
     }
 
@@ -53,6 +59,11 @@ internal sealed class DurableWriteAheadLog(
         if (Interlocked.Exchange(ref _detachedFailure, null) is { } failure)
         {
             return ValueTask.FromException<long>(failure);
+        }
+
+        if (Interlocked.Exchange(ref _flushAfterCommit, 0) == 1)
+        {
+            return CommitThenFlushAsync(endIndex, token);
         }
 
         lock (_sync)
@@ -76,6 +87,15 @@ internal sealed class DurableWriteAheadLog(
             _committer = CommitDetachedAsync(commit.AsTask(), token);
             return ValueTask.FromResult(0L);
         }
+    }
+
+    // A follower's commit inside AppendEntries: apply what is committed, then put the new entries
+    // on disk before DotNext answers the leader.
+    private async ValueTask<long> CommitThenFlushAsync(long endIndex, CancellationToken token)
+    {
+        var committed = await CommitAsync(endIndex, token).ConfigureAwait(false);
+        await FlushAsync(token).ConfigureAwait(false);
+        return committed;
     }
 
     private async Task CommitDetachedAsync(Task<long> first, CancellationToken token)

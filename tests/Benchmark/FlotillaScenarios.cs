@@ -352,6 +352,7 @@ internal static class FlotillaScenarios
         {
             if (ran.Count > 0)
             {
+                report.Add($"pickup p50 at {options.PacedRate}/s, {role} (acknowledged -> started), run by {where}", Load.Percentile(ran, 50), "ms");
                 report.Add($"pickup p99 at {options.PacedRate}/s, {role} (acknowledged -> started), run by {where}", Load.Percentile(ran, 99), "ms");
             }
         }
