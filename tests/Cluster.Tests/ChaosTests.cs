@@ -387,6 +387,21 @@ public sealed class ChaosTests(ITestOutputHelper output) : IAsyncLifetime
             }
         }
 
+        // Per leader kill, the two readings of "how long writes were refused": from the kill to the
+        // first acknowledged write, and the longest stretch without one, which also holds the
+        // time since the last acknowledgement before the kill (on slowed disks writes are
+        // acknowledged in rounds, 0.4 s or more apart, kill or no kill).
+        var leaderKills = kills.Where(k => LeaderKilled(k.What) is not null)
+            .Select(k => (k.At, Until: kills.FirstOrDefault(n => n.At > k.At).At is > 0 and var next ? next : double.MaxValue))
+            .ToList();
+        if (leaderKills.Count > 0)
+        {
+            var firstAck = leaderKills.SelectMany(k => acks.Where(a => a > k.At && a <= k.Until).Take(1).Select(a => a - k.At)).ToList();
+            var longest = leaderKills.Select(k => LongestGap(acks, k.At, k.Until)).ToList();
+            var beforeKill = leaderKills.SelectMany(k => acks.Where(a => a <= k.At).TakeLast(1).Select(a => k.At - a)).ToList();
+            lines.Add($"  leader kills ({leaderKills.Count}): kill -> first acknowledged write {Spread(firstAck)}; longest time without an acknowledged write {Spread(longest)}; of it, last acknowledgement -> kill {Spread(beforeKill)}");
+        }
+
         foreach (var seconds in majorityToWrite)
         {
             lines.Add($"  after killing all: first write accepted {seconds * 1000:0} ms after a majority served HTTP");
@@ -397,6 +412,10 @@ public sealed class ChaosTests(ITestOutputHelper output) : IAsyncLifetime
         lines.Add($"  stuck jobs seen: {_stuck.Count}");
         return string.Join(Environment.NewLine, lines);
     }
+
+    private static string Spread(IReadOnlyList<double> seconds) => seconds.Count == 0
+        ? "-"
+        : $"{seconds.Min() * 1000:0}-{seconds.Max() * 1000:0} ms, mean {seconds.Average() * 1000:0} ms, {seconds.Count(s => s < 2)} of {seconds.Count} under 2 s";
 
     // "kill node2 (leader)" → node2.
     private static string? LeaderKilled(string what) =>
