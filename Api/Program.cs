@@ -21,9 +21,9 @@ app.UseRateLimiter();
 
 app.MapDefaultEndpoints();
 app.MapApiReference();
-app.MapJobsApiV1();
-app.MapWorkflowsApiV1();
-app.MapClusterApiV1();
+app.MapJobsApi();
+app.MapWorkflowsApi();
+app.MapClusterApi();
 app.MapUi();
 
 app.Run();

@@ -9,7 +9,7 @@ namespace Flotilla.Api.Apis;
 /// <summary><c>GET /cluster/health</c> as some node sees it (the first that answers).</summary>
 internal static class ClusterApi
 {
-    public static RouteGroupBuilder MapClusterApiV1(this IEndpointRouteBuilder app)
+    public static RouteGroupBuilder MapClusterApi(this IEndpointRouteBuilder app)
     {
         var api = app.MapGroup("/cluster").WithTags("Cluster").ProducesProblem(StatusCodes.Status503ServiceUnavailable);
         api.MapGet("/health", GetHealthAsync).RequireAuthorization(ApiScopes.JobsRead);

@@ -20,7 +20,7 @@ internal static class JobsApi
     public const int MaxBatch = JobRules.MaxBatch;
 
 
-    public static RouteGroupBuilder MapJobsApiV1(this IEndpointRouteBuilder app)
+    public static RouteGroupBuilder MapJobsApi(this IEndpointRouteBuilder app)
     {
         var api = app.MapGroup("").WithTags("Jobs").ProducesProblem(StatusCodes.Status503ServiceUnavailable);
         api.MapPost("/jobs", SubmitAsync).Accepts<SubmitJobRequest>("application/json").ProducesProblem(StatusCodes.Status413PayloadTooLarge).RequireAuthorization(ApiScopes.JobsWrite).RequireRateLimiting(WriteRateLimitExtensions.Policy);

@@ -19,7 +19,7 @@ internal static class WorkflowsApi
 
     private static readonly byte[] WasmMagic = [0x00, 0x61, 0x73, 0x6D];
 
-    public static RouteGroupBuilder MapWorkflowsApiV1(this IEndpointRouteBuilder app)
+    public static RouteGroupBuilder MapWorkflowsApi(this IEndpointRouteBuilder app)
     {
         var api = app.MapGroup("/workflows").WithTags("Workflows").ProducesProblem(StatusCodes.Status503ServiceUnavailable);
         api.MapPut("/{name}", RegisterAsync).Accepts<byte[]>(WasmContentType).ProducesProblem(StatusCodes.Status413PayloadTooLarge).ProducesProblem(StatusCodes.Status415UnsupportedMediaType)

@@ -1,4 +1,3 @@
-using Flotilla.Node.Http;
 using Flotilla.Node.Security;
 
 namespace Flotilla.Node.Extensions;
@@ -16,7 +15,12 @@ internal static class NodeApp
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
 
         builder.AddServiceDefaults();
-        builder.AddFlotillaNode();
+        builder.AddJobStore();
+        builder.AddRaftMember();
+        builder.AddWorkflows();
+        builder.AddJobWorker();
+        builder.AddMaintenance();
+        builder.AddNodeHttp();
         configure?.Invoke(builder.Services);
 
         var app = builder.Build();
@@ -26,10 +30,7 @@ internal static class NodeApp
         app.UseClusterSecret();
 
         app.MapDefaultEndpoints();
-        app.MapJobsApi();
-        app.MapJournalApi();
-        app.MapWorkflowsApi();
-        app.MapClusterApi();
+        app.MapNodeApis();
 
         return app;
     }

@@ -11,10 +11,30 @@ using Microsoft.Extensions.Options;
 
 namespace Flotilla.Node.Extensions;
 
+/// <summary>
+/// The parts of one cluster member, each registered by its own method (<see cref="NodeApp"/>
+/// lists them in order). Hosted services start in registration order: Raft and its commit
+/// loops before the worker, the worker before the maintenance services that act on its jobs.
+/// </summary>
 internal static class NodeExtensions
 {
-    /// <summary>Everything one cluster member needs: options, store, Raft, proposing, HTTP plumbing.</summary>
-    public static IHostApplicationBuilder AddFlotillaNode(this IHostApplicationBuilder builder)
+    /// <summary>The clock every decision on this node reads, and the SQLite job store.</summary>
+    public static IHostApplicationBuilder AddJobStore(this IHostApplicationBuilder builder)
+    {
+        // Tests of clock skew run a node whose wall clock is off; never outside that environment.
+        var skew = builder.Environment.IsEnvironment("Testing") ? builder.Configuration.GetValue<int>("Testing:ClockOffsetMs") : 0;
+        builder.Services.AddSingleton(skew == 0 ? TimeProvider.System : new SkewedClock(TimeSpan.FromMilliseconds(skew)));
+        builder.Services.AddSingleton(sp =>
+        {
+            var cluster = sp.GetRequiredService<IOptions<ClusterOptions>>().Value;
+            var dataDir = Directory.CreateDirectory(Path.GetFullPath(cluster.DataDir));
+            return new JobStore(Path.Combine(dataDir.FullName, "flotilla.db"), cluster.NodeId);
+        });
+        return builder;
+    }
+
+    /// <summary>Membership in the Raft cluster: its settings, founding and joining, the commit loops, proposing and reading consistently.</summary>
+    public static IHostApplicationBuilder AddRaftMember(this IHostApplicationBuilder builder)
     {
         var services = builder.Services;
         services.AddOptions<ClusterOptions>()
@@ -31,15 +51,6 @@ internal static class NodeExtensions
                 "Cluster:Secret is required outside Development: every node (and the Api) needs the same shared secret.")
             .ValidateOnStart();
 
-        // Tests of clock skew run a node whose wall clock is off; never outside that environment.
-        var skew = builder.Environment.IsEnvironment("Testing") ? builder.Configuration.GetValue<int>("Testing:ClockOffsetMs") : 0;
-        services.AddSingleton(skew == 0 ? TimeProvider.System : new SkewedClock(TimeSpan.FromMilliseconds(skew)));
-        services.AddSingleton(sp =>
-        {
-            var cluster = sp.GetRequiredService<IOptions<ClusterOptions>>().Value;
-            var dataDir = Directory.CreateDirectory(Path.GetFullPath(cluster.DataDir));
-            return new JobStore(Path.Combine(dataDir.FullName, "flotilla.db"), cluster.NodeId);
-        });
         services.AddSingleton<ClusterSecret>();
         services.AddSingleton<ClusterHttp>();
         services.AddSingleton<ClusterJoiner>();
@@ -50,12 +61,14 @@ internal static class NodeExtensions
         services.AddHostedService(sp => sp.GetRequiredService<GroupCommit>());
         services.AddSingleton<Proposer>();
         services.AddSingleton<ReadConsistency>();
-        services.AddSingleton<KnownWorkflows>();
+        return builder;
+    }
 
-        services.AddOptions<WorkerOptions>()
-            .Bind(builder.Configuration.GetSection(WorkerOptions.Section))
-            .Validate(o => o.Slots > 0 && o.LeaseMs >= 100 && o.PollMs > 0 && o.HeartbeatMs > 0 && o.Prefetch >= 0, "Worker:Slots, Worker:LeaseMs (>= 100), Worker:PollMs and Worker:HeartbeatMs must be positive, Worker:Prefetch not negative.")
-            .ValidateOnStart();
+    /// <summary>What runs a job: registered workflows, the durable host calls, Wasmtime.</summary>
+    public static IHostApplicationBuilder AddWorkflows(this IHostApplicationBuilder builder)
+    {
+        var services = builder.Services;
+        services.AddSingleton<KnownWorkflows>();
         services.AddOptions<WorkflowOptions>()
             .Bind(builder.Configuration.GetSection("Workflows"))
             .PostConfigure<IOptions<ClusterOptions>>((o, cluster) =>
@@ -63,8 +76,26 @@ internal static class NodeExtensions
         // Durable workflows: the `flotilla` imports, journaled (see Workflows/Durable).
         services.AddDurableWorkflows();
         services.AddSingleton<WasmRunner>();
+        return builder;
+    }
+
+    /// <summary>The worker that runs the jobs assigned to this node, and its spans and meters.</summary>
+    public static IHostApplicationBuilder AddJobWorker(this IHostApplicationBuilder builder)
+    {
+        var services = builder.Services;
+        services.AddOptions<WorkerOptions>()
+            .Bind(builder.Configuration.GetSection(WorkerOptions.Section))
+            .Validate(o => o.Slots > 0 && o.LeaseMs >= 100 && o.PollMs > 0 && o.HeartbeatMs > 0 && o.Prefetch >= 0, "Worker:Slots, Worker:LeaseMs (>= 100), Worker:PollMs and Worker:HeartbeatMs must be positive, Worker:Prefetch not negative.")
+            .ValidateOnStart();
         services.AddSingleton<FlotillaTelemetry>();
         services.AddHostedService<JobWorker>();
+        return builder;
+    }
+
+    /// <summary>Leader-only upkeep (leases, due jobs, retention, unused modules, seeding) and the trimming of mapped log chunks.</summary>
+    public static IHostApplicationBuilder AddMaintenance(this IHostApplicationBuilder builder)
+    {
+        var services = builder.Services;
         services.AddOptions<RetentionOptions>()
             .Bind(builder.Configuration.GetSection(RetentionOptions.Section))
             .Validate(o => o.Retention >= TimeSpan.Zero && o.CheckEvery > TimeSpan.Zero, "Jobs:Retention must not be negative and Jobs:CheckEvery must be positive.")
@@ -75,14 +106,30 @@ internal static class NodeExtensions
         services.AddHostedService<ModuleCollector>();
         services.AddHostedService<WorkflowSeeder>();
         services.AddHostedService<MappedLogTrimmer>();
+        return builder;
+    }
 
+    /// <summary>The node's HTTP plumbing: the membership health check, problem details, JSON, read-your-writes waits.</summary>
+    public static IHostApplicationBuilder AddNodeHttp(this IHostApplicationBuilder builder)
+    {
         // Membership, logged as information (not as an error) while the node is still joining.
         JoiningHealthLog.AddMembershipHealthCheck(builder);
+        var services = builder.Services;
         services.AddProblemDetails();
         services.AddExceptionHandler<ClusterExceptionHandler>();
         services.AddExceptionHandler<BadRequestExceptionHandler>();
         services.AddSingleton<JobWaiter>();
         services.ConfigureHttpJsonOptions(o => Flotilla.Client.FlotillaJson.Configure(o.SerializerOptions));
         return builder;
+    }
+
+    /// <summary>The node's routes: jobs, journals, workflows and the cluster's own.</summary>
+    public static WebApplication MapNodeApis(this WebApplication app)
+    {
+        app.MapJobsApi();
+        app.MapJournalApi();
+        app.MapWorkflowsApi();
+        app.MapClusterApi();
+        return app;
     }
 }
