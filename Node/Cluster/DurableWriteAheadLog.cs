@@ -15,7 +15,7 @@ namespace Flotilla.Node.Cluster;
 /// before it: DotNext's follower appends the new entries, then commits what the leader says is
 /// committed, then answers. Entries committed by then were flushed by an earlier request (or the
 /// base commit waits for them), so applying them need not wait for the new entries' flush: a job
-/// assigned to this node starts a flush sooner, and the answer still waits for the disk.</item>
+/// assigned to this node starts without waiting for it, and the answer still waits for the disk.</item>
 /// <item>A leader's commit that must wait for its own disk no longer holds up its heartbeats.
 /// DotNext's leader runs one loop: replicate a round, then commit what a majority holds, which
 /// waits until the leader's own flush covers it, then the next round. On a slow disk that wait
