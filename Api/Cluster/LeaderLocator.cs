@@ -92,6 +92,34 @@ internal sealed class LeaderLocator(NodeDirectory nodes, ILogger<LeaderLocator> 
         return null;
     }
 
+    /// <summary>
+    /// Asks the nodes every 50 ms, for up to <paramref name="wait"/>, until they name a leader
+    /// other than <paramref name="not"/>, and returns its URL; null if none did in time. A write
+    /// refused for want of a leader (an election) waits with this instead of sleeping out its
+    /// backoff, so it reaches the new leader as soon as one is named; a leader that itself
+    /// refused is not taken again before the backoff ends.
+    /// </summary>
+    public async Task<Uri?> WaitForLeaderAsync(Uri? not, TimeSpan wait, TimeProvider time, CancellationToken token)
+    {
+        var until = time.GetUtcNow() + wait;
+        while (true)
+        {
+            var found = await DiscoverSharedAsync(token);
+            if (found is not null && found != not)
+            {
+                return found;
+            }
+
+            var left = until - time.GetUtcNow();
+            if (left <= TimeSpan.Zero)
+            {
+                return null;
+            }
+
+            await Task.Delay(left < ElectionPoll ? left : ElectionPoll, time, token);
+        }
+    }
+
     // One round of questions at a time for every waiting write.
     private async Task<Uri?> DiscoverSharedAsync(CancellationToken token)
     {

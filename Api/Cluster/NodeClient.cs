@@ -9,9 +9,10 @@ namespace Flotilla.Api.Cluster;
 /// again only when it provably wrote nothing: the connection was refused (the request never
 /// left), or a node answered 503 (a node answers 503 only when it could not place the write).
 /// Then the Api re-discovers the leader and retries with a doubling backoff, within
-/// <see cref="ApiOptions.WriteRetryBudget"/>. A timeout or a connection lost after sending is
-/// ambiguous (the job may be stored) and is never retried: the client gets a 504/502 and can
-/// retry with an <c>idempotency_key</c>. The Api does not invent keys, because a key is stored
+/// <see cref="ApiOptions.WriteRetryBudget"/>; a backoff ends early once the nodes name a leader
+/// other than one that refused (<see cref="LeaderLocator.WaitForLeaderAsync"/>). A timeout or a
+/// connection lost after sending is ambiguous (the job may be stored) and is never retried: the
+/// client gets a 504/502 and can retry with an <c>idempotency_key</c>. The Api does not invent keys, because a key is stored
 /// with the job and would change what the client asked for.
 /// </para>
 /// <para>Reads are safe to repeat: any node will do, the next one is tried on any failure or 503.</para>
@@ -26,6 +27,7 @@ internal sealed class NodeClient(NodeDirectory nodes, LeaderLocator leader, Micr
         var deadline = time.GetUtcNow() + _options.WriteRetryBudget;
         var backoff = _options.InitialBackoff;
         NodeAnswer? unavailable = null;
+        Uri? refusedBy = null;
         Uri? gone = null;
         var waitForNext = false;
         while (true)
@@ -84,9 +86,11 @@ internal sealed class NodeClient(NodeDirectory nodes, LeaderLocator leader, Micr
 
                 // The node could not place the write (election, no majority): nothing was written.
                 unavailable = answer;
+                refusedBy = null;
                 if (node == known)
                 {
                     leader.Forget(node);
+                    refusedBy = node;
                 }
 
                 LogMessages.NodeUnavailable(logger, method.Method, path, node, backoff);
@@ -103,7 +107,9 @@ internal sealed class NodeClient(NodeDirectory nodes, LeaderLocator leader, Micr
                 return unavailable ?? throw new ClusterUnavailableException(503, "Cluster unavailable.", "No node of the cluster is reachable.");
             }
 
-            await Task.Delay(backoff, time, token);
+            // Go again once the nodes name a leader (not the one that just refused), at the
+            // latest after the backoff: an election ends in well under a backoff's doubling.
+            await leader.WaitForLeaderAsync(refusedBy, backoff, time, token);
             backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, _options.MaxBackoff.Ticks));
         }
     }

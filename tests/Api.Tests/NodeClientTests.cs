@@ -147,6 +147,34 @@ public sealed class NodeClientTests
     }
 
     [Fact]
+    public async Task AWriteRefusedDuringAnElectionGoesToTheNewLeaderOnceNamedNotAfterItsBackoff()
+    {
+        // No leader for the first rounds of questions (every node answers writes with 503), then
+        // node2 leads. The backoff is far longer than the wait the write is given.
+        var asked = 0;
+        _nodes.Handle = r => r.Path switch
+        {
+            "cluster/health" => Interlocked.Increment(ref asked) <= 6 ? FakeNodes.Health(false, null) : FakeNodes.Health(true, "http://127.0.0.1:5102"),
+            "jobs" when r.Port == 5102 && Volatile.Read(ref asked) > 6 => FakeNodes.Json(HttpStatusCode.Accepted, FakeNodes.Job("j1"), "/jobs/j1"),
+            "jobs" => FakeNodes.Unavailable(),
+            _ => new HttpResponseMessage(HttpStatusCode.InternalServerError),
+        };
+        var (client, leader) = _nodes.Client(new ApiOptions
+        {
+            WriteRetryBudget = TimeSpan.FromMinutes(2),
+            InitialBackoff = TimeSpan.FromSeconds(30),
+            MaxBackoff = TimeSpan.FromSeconds(30),
+        });
+        using var within = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+
+        var answer = await client.WriteAsync(HttpMethod.Post, "jobs", "{}"u8.ToArray(), "application/json", within.Token);
+
+        Assert.Equal(HttpStatusCode.Accepted, answer.Status);
+        Assert.Equal(FakeNodes.Node2, leader.Current);
+        Assert.Equal(5102, _nodes.To("jobs").Last().Port);
+    }
+
+    [Fact]
     public async Task AfterTheRetryBudgetTheLast503IsTheAnswer()
     {
         _nodes.Handle = r => r.Path == "cluster/health" ? FakeNodes.Health(false, null) : FakeNodes.Unavailable();
