@@ -12,8 +12,8 @@ namespace Flotilla.Api.Cluster;
 /// <see cref="ApiOptions.WriteRetryBudget"/>; a backoff ends early once the nodes name a leader
 /// other than one that refused (<see cref="LeaderLocator.WaitForLeaderAsync"/>). A timeout or a
 /// connection lost after sending is ambiguous (the job may be stored) and is never retried: the
-/// client gets a 504/502 and can retry with an <c>idempotency_key</c>. The Api does not invent keys, because a key is stored
-/// with the job and would change what the client asked for.
+/// client gets a 504/502 and can retry with an <c>idempotency_key</c>. The Api does not invent
+/// keys, because a key is stored with the job and would change what the client asked for.
 /// </para>
 /// <para>Reads are safe to repeat: any node will do, the next one is tried on any failure or 503.</para>
 /// </summary>
