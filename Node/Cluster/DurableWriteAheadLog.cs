@@ -111,6 +111,9 @@ internal sealed class DurableWriteAheadLog(
                     next = _wanted;
                     if (next <= LastCommittedEntryIndex)
                     {
+                        // Released under the lock that decided it, and only here: a call that
+                        // comes in after may start the next detached commit at once, and clearing
+                        // the flag again later (as a finally did) would let a third start beside it.
                         _committing = false;
                         return;
                     }
@@ -119,19 +122,15 @@ internal sealed class DurableWriteAheadLog(
                 await CommitAsync(next, token).ConfigureAwait(false);
             }
         }
-        catch (OperationCanceledException)
-        {
-            // The term ended or the log is closing: the next leader's rounds carry the commit.
-        }
-        catch (ObjectDisposedException)
-        {
-        }
         catch (Exception e)
         {
-            _detachedFailure = e;
-        }
-        finally
-        {
+            // Cancelled: the term ended or the log is closing, and the next leader's rounds carry
+            // the commit. Anything else is thrown from the next commit call.
+            if (e is not (OperationCanceledException or ObjectDisposedException))
+            {
+                _detachedFailure = e;
+            }
+
             lock (_sync)
             {
                 _committing = false;
