@@ -60,27 +60,16 @@ internal sealed class LeaderLocator(NodeDirectory nodes, ILogger<LeaderLocator> 
     /// </summary>
     public async Task<Uri?> WaitForNextAsync(Uri gone, TimeSpan wait, TimeProvider time, CancellationToken token)
     {
-        var until = time.GetUtcNow() + wait;
-        while (Volatile.Read(ref _unreachable) != gone)
+        var (found, last) = await PollAsync(gone, wait, time, () => Volatile.Read(ref _unreachable) == gone, token);
+        if (found is not null)
         {
-            var found = await DiscoverSharedAsync(token);
-            if (found is not null && found != gone)
-            {
-                Volatile.Write(ref _unreachable, null);
-                return found;
-            }
+            Volatile.Write(ref _unreachable, null);
+            return found;
+        }
 
-            if (time.GetUtcNow() >= until)
-            {
-                if (found == gone)
-                {
-                    Volatile.Write(ref _unreachable, gone);
-                }
-
-                break;
-            }
-
-            await Task.Delay(ElectionPoll, time, token);
+        if (last == gone)
+        {
+            Volatile.Write(ref _unreachable, gone);
         }
 
         // Forget compares references: forget the URL as last learnt if it is the gone one.
@@ -99,25 +88,32 @@ internal sealed class LeaderLocator(NodeDirectory nodes, ILogger<LeaderLocator> 
     /// backoff, so it reaches the new leader as soon as one is named; a leader that itself
     /// refused is not taken again before the backoff ends.
     /// </summary>
-    public async Task<Uri?> WaitForLeaderAsync(Uri? not, TimeSpan wait, TimeProvider time, CancellationToken token)
+    public async Task<Uri?> WaitForLeaderAsync(Uri? not, TimeSpan wait, TimeProvider time, CancellationToken token) =>
+        (await PollAsync(not, wait, time, static () => false, token)).Found;
+
+    // Rounds of questions 50 ms apart until the nodes name a leader other than `not` (Found), the
+    // wait runs out (Last: what the last round named) or `stop` says so (both null).
+    private async Task<(Uri? Found, Uri? Last)> PollAsync(Uri? not, TimeSpan wait, TimeProvider time, Func<bool> stop, CancellationToken token)
     {
         var until = time.GetUtcNow() + wait;
-        while (true)
+        while (!stop())
         {
-            var found = await DiscoverSharedAsync(token);
-            if (found is not null && found != not)
+            var named = await DiscoverSharedAsync(token);
+            if (named is not null && named != not)
             {
-                return found;
+                return (named, named);
             }
 
             var left = until - time.GetUtcNow();
             if (left <= TimeSpan.Zero)
             {
-                return null;
+                return (null, named);
             }
 
             await Task.Delay(left < ElectionPoll ? left : ElectionPoll, time, token);
         }
+
+        return (null, null);
     }
 
     // One round of questions at a time for every waiting write.
