@@ -374,10 +374,10 @@ public sealed class ChaosTests(ITestOutputHelper output) : IAsyncLifetime
             $"chaos (t=0 is {load.Started:HH:mm:ss.fff} UTC): {load.Acknowledged.Count} jobs acknowledged, {load.Unknown} submits with an unknown outcome re-sent with their key, {load.Refused} refused (503) and re-sent; checksum {state.Checksum[..12]} at index {state.AppliedIndex} on every node",
         };
         var kills = _events.Where(e => e.What.StartsWith("kill", StringComparison.Ordinal)).ToList();
+        double NextKill(double at) => kills.FirstOrDefault(k => k.At > at).At is > 0 and var next ? next : double.MaxValue;
         foreach (var (what, at) in _events)
         {
-            var next = kills.FirstOrDefault(k => k.At > at).At;
-            var until = next == 0 ? double.MaxValue : next;
+            var until = NextKill(at);
             lines.Add(what.StartsWith("kill", StringComparison.Ordinal)
                 ? $"  t={at,6:0.0}s {what}: longest time without an acknowledged write {LongestGap(acks, at, until) * 1000:0} ms"
                 : $"  t={at,6:0.0}s {what}");
@@ -392,7 +392,7 @@ public sealed class ChaosTests(ITestOutputHelper output) : IAsyncLifetime
         // time since the last acknowledgement before the kill (on slowed disks writes are
         // acknowledged in rounds, 0.4 s or more apart, kill or no kill).
         var leaderKills = kills.Where(k => LeaderKilled(k.What) is not null)
-            .Select(k => (k.At, Until: kills.FirstOrDefault(n => n.At > k.At).At is > 0 and var next ? next : double.MaxValue))
+            .Select(k => (k.At, Until: NextKill(k.At)))
             .ToList();
         if (leaderKills.Count > 0)
         {
