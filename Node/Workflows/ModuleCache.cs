@@ -114,8 +114,9 @@ internal sealed partial class ModuleCache(Engine engine, string engineKey, strin
         {
             file = File.ReadAllBytes(path);
         }
-        catch (FileNotFoundException)
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
         {
+            // Not compiled yet: on a fresh node the folder itself is created by the first write.
             return null;
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)

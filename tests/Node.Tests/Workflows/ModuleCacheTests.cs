@@ -1,4 +1,5 @@
 using Flotilla.Node.Workflows;
+using Microsoft.Extensions.Logging;
 
 namespace Flotilla.Node.Tests.Workflows;
 
@@ -24,6 +25,21 @@ public sealed class ModuleCacheTests : IDisposable
 
         Assert.True(outcome.Succeeded, outcome.Error);
         Assert.Contains("\"again\": true", outcome.Result);
+    }
+
+    [Fact]
+    public async Task AFreshNodeWhoseCacheFolderDoesNotExistYetCompilesWithoutAWarning()
+    {
+        var echo = BuiltinWorkflows.Get("echo");
+        var logger = new WarningLog();
+        var runner = _runners.Open(logger);
+        Assert.False(Directory.Exists(_runners.CacheDirectory));
+
+        Assert.True((await TempRunner.RunAsync(runner, echo)).Succeeded);
+
+        // Nothing to read yet is an ordinary miss: a warning here would greet every new node.
+        Assert.Empty(logger.Warnings);
+        Assert.True(File.Exists(runner.Cache.CachePath(TempRunner.Sha256(echo))));
     }
 
     [Fact]
@@ -83,5 +99,27 @@ public sealed class ModuleCacheTests : IDisposable
 
         Assert.False(outcome.Succeeded);
         Assert.Contains("is unusable", outcome.Error);
+    }
+}
+
+/// <summary>Keeps the warnings (and worse) a runner logs.</summary>
+internal sealed class WarningLog : ILogger<WasmRunner>
+{
+    public List<string> Warnings { get; } = [];
+
+    public IDisposable? BeginScope<TState>(TState state)
+        where TState : notnull => null;
+
+    public bool IsEnabled(LogLevel logLevel) => logLevel >= LogLevel.Warning;
+
+    public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+    {
+        if (IsEnabled(logLevel))
+        {
+            lock (Warnings)
+            {
+                Warnings.Add(formatter(state, exception));
+            }
+        }
     }
 }

@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using Flotilla.Node.Workflows;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 
@@ -21,11 +22,14 @@ internal sealed class TempRunner : IDisposable
 
     public string CacheDirectory { get; } = Path.Combine(Path.GetTempPath(), "flotilla-wf-tests", Guid.NewGuid().ToString("N"));
 
-    public WasmRunner Open(Action<WorkflowOptions>? configure = null, params IHostModule[] hostModules)
+    public WasmRunner Open(Action<WorkflowOptions>? configure = null, params IHostModule[] hostModules) =>
+        Open(NullLogger<WasmRunner>.Instance, configure, hostModules);
+
+    public WasmRunner Open(ILogger<WasmRunner> logger, Action<WorkflowOptions>? configure = null, params IHostModule[] hostModules)
     {
         var options = new WorkflowOptions { CacheDirectory = CacheDirectory };
         configure?.Invoke(options);
-        var runner = new WasmRunner(Options.Create(options), NullLogger<WasmRunner>.Instance, hostModules);
+        var runner = new WasmRunner(Options.Create(options), logger, hostModules);
         _runners.Add(runner);
         return runner;
     }
