@@ -14,5 +14,5 @@ internal sealed class MembershipHealthCheck(RaftNode node) : IHealthCheck
         Task.FromResult(
             node.ApplyFault is { } fault ? HealthCheckResult.Unhealthy($"{node.NodeId} cannot apply committed entries: {fault}.")
             : node.IsMember ? HealthCheckResult.Healthy($"{node.NodeId} is a cluster member.")
-            : HealthCheckResult.Unhealthy($"{node.NodeId} is not a member yet: {node.State}."));
+            : HealthCheckResult.Unhealthy($"{node.NodeId} is not a member yet: {node.NotMemberReason}."));
 }

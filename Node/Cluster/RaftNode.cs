@@ -118,8 +118,14 @@ internal sealed partial class RaftNode(
     /// <summary>Started on an empty or restored membership file: it follows and votes, never stands for election, until a leader reaches it.</summary>
     public bool StandsBy => Volatile.Read(ref _standingBy) == 1;
 
-    /// <summary>Why the node is not a member yet, for /health.</summary>
+    /// <summary>Where the node is in starting up ("member" once Raft runs), for /cluster/health.</summary>
     public string State { get; private set; } = "starting";
+
+    /// <summary>
+    /// Why <see cref="IsMember"/> is false, for /health. A joining node runs Raft before the
+    /// leader's configuration entry that adds it has reached it.
+    /// </summary>
+    public string NotMemberReason => _started ? "the leader has not added it to the membership yet" : State;
 
     public Task StartAsync(CancellationToken cancellationToken)
     {
@@ -477,7 +483,7 @@ internal sealed partial class RaftNode(
     [LoggerMessage(EventId = 1007, Level = LogLevel.Critical, Message = "NO CLUSTER SECRET (Cluster:Secret unset, Development only): any caller that reaches this node's HTTP port can add members and propose commands. Set Cluster:Secret on every node and the Api.")]
     private partial void LogNoSecret();
 
-    [LoggerMessage(EventId = 1002, Level = LogLevel.Information, Message = "Flotilla node {NodeId} is a cluster member ({Members} members)")]
+    [LoggerMessage(EventId = 1002, Level = LogLevel.Information, Message = "Flotilla node {NodeId} runs Raft; members known so far: {Members}")]
     private partial void LogStarted(string nodeId, int members);
 
     [LoggerMessage(EventId = 1003, Level = LogLevel.Critical, Message = "Flotilla node failed to start its cluster member")]
