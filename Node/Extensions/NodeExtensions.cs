@@ -70,9 +70,12 @@ internal static class NodeExtensions
         var services = builder.Services;
         services.AddSingleton<KnownWorkflows>();
         services.AddOptions<WorkflowOptions>()
-            .Bind(builder.Configuration.GetSection("Workflows"))
+            .Bind(builder.Configuration.GetSection(WorkflowOptions.Section))
+            .Validate(o => o.MaxMemoryBytes >= WorkflowOptions.MinMemoryBytes, $"Workflows:MaxMemoryBytes must be at least {WorkflowOptions.MinMemoryBytes} (one WebAssembly page).")
+            .Validate(o => o.MaxOutputBytes > 0 && o.MaxConcurrentRuns > 0, "Workflows:MaxOutputBytes and Workflows:MaxConcurrentRuns must be positive.")
             .PostConfigure<IOptions<ClusterOptions>>((o, cluster) =>
-                o.CacheDirectory ??= Path.Combine(Path.GetFullPath(cluster.Value.DataDir), "module-cache"));
+                o.CacheDirectory ??= Path.Combine(Path.GetFullPath(cluster.Value.DataDir), "module-cache"))
+            .ValidateOnStart();
         // Durable workflows: the `flotilla` imports, journaled (see Workflows/Durable).
         services.AddDurableWorkflows();
         services.AddSingleton<WasmRunner>();
@@ -86,6 +89,7 @@ internal static class NodeExtensions
         services.AddOptions<WorkerOptions>()
             .Bind(builder.Configuration.GetSection(WorkerOptions.Section))
             .Validate(o => o.Slots > 0 && o.LeaseMs >= 100 && o.PollMs > 0 && o.HeartbeatMs > 0 && o.Prefetch >= 0, "Worker:Slots, Worker:LeaseMs (>= 100), Worker:PollMs and Worker:HeartbeatMs must be positive, Worker:Prefetch not negative.")
+            .Validate(o => o.DefaultTimeoutMs > 0 && o.ShutdownGraceMs >= 0, "Worker:DefaultTimeoutMs must be positive and Worker:ShutdownGraceMs not negative.")
             .ValidateOnStart();
         services.AddSingleton<FlotillaTelemetry>();
         services.AddHostedService<JobWorker>();

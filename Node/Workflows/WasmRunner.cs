@@ -166,8 +166,12 @@ internal sealed partial class WasmRunner : IDisposable
             return WorkflowOutcome.Failure("module has no _start export");
         }
 
-        var timeout = run.Timeout > TimeSpan.Zero ? run.Timeout : _options.DefaultTimeout;
-        return RunInStore(new RunContext(run, timeout, _options.MaxOutputBytes, token), module);
+        if (run.Timeout <= TimeSpan.Zero)
+        {
+            return WorkflowOutcome.Failure($"no positive timeout for the run ({run.Timeout})");
+        }
+
+        return RunInStore(new RunContext(run, run.Timeout, _options.MaxOutputBytes, token), module);
     }
 
     private WorkflowOutcome RunInStore(RunContext context, Module module)

@@ -1,18 +1,22 @@
 namespace Flotilla.Node.Workflows;
 
-/// <summary>The <c>Workflows:*</c> configuration keys: the sandbox limits of every run.</summary>
+/// <summary>
+/// The <c>Workflows:*</c> configuration keys: the sandbox limits of every run. A run's timeout
+/// is not among them: it comes with the run (the job's, else its workflow's, else
+/// <c>Worker:DefaultTimeoutMs</c>), so one key sets it.
+/// </summary>
 internal sealed class WorkflowOptions
 {
     public const string Section = "Workflows";
-
-    /// <summary>Used when neither the job nor the workflow names a timeout.</summary>
-    public TimeSpan DefaultTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
     /// <summary>
     /// Cap on a run's memory and tables together (the tables get 1/16 of it); growing past it
     /// fails in the guest.
     /// </summary>
     public long MaxMemoryBytes { get; set; } = 64L * 1024 * 1024;
+
+    /// <summary>One WebAssembly page: a cap below it leaves a guest no memory at all.</summary>
+    public const long MinMemoryBytes = 64 * 1024;
 
     /// <summary>Cap on what a run may write to stdout (its result).</summary>
     public int MaxOutputBytes { get; set; } = 1024 * 1024;
