@@ -11,7 +11,13 @@ internal static class ApiExtensions
     public static IHostApplicationBuilder AddClusterAccess(this IHostApplicationBuilder builder)
     {
         var services = builder.Services;
-        services.AddOptions<ApiOptions>().Bind(builder.Configuration.GetSection(ApiOptions.Section));
+        services.AddOptions<ApiOptions>()
+            .Bind(builder.Configuration.GetSection(ApiOptions.Section))
+            .Validate(o => o.InitialBackoff > TimeSpan.Zero && o.MaxBackoff >= o.InitialBackoff, "Api:InitialBackoff must be positive and Api:MaxBackoff at least as long.")
+            .Validate(
+                o => o.WriteRetryBudget >= TimeSpan.Zero && o.LeaderElectionWait >= TimeSpan.Zero && o.WorkflowCacheTtl >= TimeSpan.Zero,
+                "Api:WriteRetryBudget, Api:LeaderElectionWait and Api:WorkflowCacheTtl must not be negative.")
+            .ValidateOnStart();
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton<NodeDirectory>();
         services.AddSingleton<LeaderLocator>();

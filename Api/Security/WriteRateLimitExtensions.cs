@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Threading.RateLimiting;
 using Microsoft.AspNetCore.RateLimiting;
+using Microsoft.Extensions.Options;
 
 namespace Flotilla.Api.Security;
 
@@ -17,6 +18,12 @@ internal static class WriteRateLimitExtensions
     public static IHostApplicationBuilder AddWriteRateLimit(this IHostApplicationBuilder builder)
     {
         var options = builder.Configuration.GetSection(RateLimitOptions.Section).Get<RateLimitOptions>() ?? new RateLimitOptions();
+        if (options.PermitsPerSecond < 0 || options.Burst < 0)
+        {
+            // Read here, at composition, not through IOptions: refuse it as early as the bad value is seen.
+            throw new OptionsValidationException(RateLimitOptions.Section, typeof(RateLimitOptions), ["Api:RateLimit:PermitsPerSecond and Api:RateLimit:Burst must not be negative."]);
+        }
+
         builder.Services.AddRateLimiter(limiter =>
         {
             limiter.RejectionStatusCode = StatusCodes.Status429TooManyRequests;
