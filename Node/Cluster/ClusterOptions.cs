@@ -51,6 +51,12 @@ internal sealed class ClusterOptions
     /// </summary>
     public int LogChunkBytes { get; set; } = 16 * 1024 * 1024;
 
+    /// <summary>A page: DotNext rounds a chunk up to whole pages.</summary>
+    public const int MinLogChunkBytes = 4096;
+
+    /// <summary>A chunk is mapped whole; past 1 GiB it is address space and page tables for nothing.</summary>
+    public const int MaxLogChunkBytes = 1024 * 1024 * 1024;
+
     /// <summary>
     /// Lower bound of this node's election timeout: how long a follower goes without hearing from
     /// the leader before it asks the others whether they lost it too (pre-vote), then for votes.

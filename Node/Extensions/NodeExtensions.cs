@@ -40,7 +40,10 @@ internal static class NodeExtensions
         services.AddOptions<ClusterOptions>()
             .Bind(builder.Configuration.GetSection(ClusterOptions.Section))
             .Validate(o => !string.IsNullOrWhiteSpace(o.NodeId), "Cluster:NodeId is required.")
-            .Validate(o => o.SnapshotEvery > 0, "Cluster:SnapshotEvery must be positive.")
+            .Validate(o => o.SnapshotEvery > 0 && o.SnapshotBytes > 0, "Cluster:SnapshotEvery and Cluster:SnapshotBytes must be positive.")
+            .Validate(
+                o => o.LogChunkBytes is >= ClusterOptions.MinLogChunkBytes and <= ClusterOptions.MaxLogChunkBytes,
+                $"Cluster:LogChunkBytes must be between {ClusterOptions.MinLogChunkBytes} and {ClusterOptions.MaxLogChunkBytes}.")
             .Validate(o => o.RaftMaxConnections >= 0, "Cluster:RaftMaxConnections must be 0 (automatic) or positive.")
             .Validate(o => o.RaftHandshakeTimeoutMs > 0, "Cluster:RaftHandshakeTimeoutMs must be positive.")
             .Validate(
