@@ -125,6 +125,18 @@ public sealed class WasmRunnerLimitsTests : IDisposable
         Assert.True(watch.Elapsed < TimeSpan.FromSeconds(1.5), $"stopped after {watch.Elapsed}");
     }
 
+    [Theory]
+    [InlineData(0)]
+    [InlineData(-1000)]
+    public async Task ARunWithoutAPositiveTimeoutFailsWithoutRunning(int milliseconds)
+    {
+        // The worker always passes one (job, workflow, Worker:DefaultTimeoutMs); no silent default here.
+        var outcome = await TempRunner.RunAsync(_runners.Open(), BuiltinWorkflows.Get("sleep"), """{"ms": 600000}""", TimeSpan.FromMilliseconds(milliseconds));
+
+        Assert.False(outcome.Succeeded);
+        Assert.StartsWith("no positive timeout for the run", outcome.Error);
+    }
+
     [Fact]
     public async Task CancellingASleepingGuestStopsItAtOnce()
     {
