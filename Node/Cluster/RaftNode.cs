@@ -125,7 +125,7 @@ internal sealed partial class RaftNode(
     /// Why <see cref="IsMember"/> is false, for /health. A joining node runs Raft before the
     /// leader's configuration entry that adds it has reached it.
     /// </summary>
-    public string NotMemberReason => _started ? "the leader has not added it to the membership yet" : State;
+    public string NotMemberReason => _started ? "Raft runs, but the leader has not added it to the membership" : State;
 
     public Task StartAsync(CancellationToken cancellationToken)
     {

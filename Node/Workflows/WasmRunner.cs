@@ -146,6 +146,11 @@ internal sealed partial class WasmRunner : IDisposable
             return WorkflowOutcome.Failure("cancelled");
         }
 
+        if (run.Timeout <= TimeSpan.Zero)
+        {
+            return WorkflowOutcome.Failure($"no positive timeout for the run ({run.Timeout})");
+        }
+
         Module? module;
         try
         {
@@ -164,11 +169,6 @@ internal sealed partial class WasmRunner : IDisposable
         if (!ExportsStart(module))
         {
             return WorkflowOutcome.Failure("module has no _start export");
-        }
-
-        if (run.Timeout <= TimeSpan.Zero)
-        {
-            return WorkflowOutcome.Failure($"no positive timeout for the run ({run.Timeout})");
         }
 
         return RunInStore(new RunContext(run, run.Timeout, _options.MaxOutputBytes, token), module);

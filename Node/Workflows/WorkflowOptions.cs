@@ -16,7 +16,7 @@ internal sealed class WorkflowOptions
     public long MaxMemoryBytes { get; set; } = 64L * 1024 * 1024;
 
     /// <summary>One WebAssembly page: a cap below it leaves a guest no memory at all.</summary>
-    public const long MinMemoryBytes = 64 * 1024;
+    public const long MinMemoryBytes = Wasmtime.Memory.PageSize;
 
     /// <summary>Cap on what a run may write to stdout (its result).</summary>
     public int MaxOutputBytes { get; set; } = 1024 * 1024;
