@@ -1,5 +1,4 @@
 using Flotilla.Node.Workflows;
-using Microsoft.Extensions.Logging;
 
 namespace Flotilla.Node.Tests.Workflows;
 
@@ -99,27 +98,5 @@ public sealed class ModuleCacheTests : IDisposable
 
         Assert.False(outcome.Succeeded);
         Assert.Contains("is unusable", outcome.Error);
-    }
-}
-
-/// <summary>Keeps the warnings (and worse) a runner logs.</summary>
-internal sealed class WarningLog : ILogger<WasmRunner>
-{
-    public List<string> Warnings { get; } = [];
-
-    public IDisposable? BeginScope<TState>(TState state)
-        where TState : notnull => null;
-
-    public bool IsEnabled(LogLevel logLevel) => logLevel >= LogLevel.Warning;
-
-    public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
-    {
-        if (IsEnabled(logLevel))
-        {
-            lock (Warnings)
-            {
-                Warnings.Add(formatter(state, exception));
-            }
-        }
     }
 }
