@@ -78,4 +78,34 @@ public sealed class ApplyTests : IDisposable
             r => Assert.True(Assert.IsType<JobChange>(r).Applied),
             r => Assert.Equal(new CountResult(0), r));
     }
+
+    // Apply runs an entry without a savepoint per command first, and again with them when a
+    // command is rejected after it wrote: the second pass must start from the state before the
+    // entry, held counts included, or the credit freed by the finish below would count twice.
+    [Fact]
+    public void AnEntryWithACommandRejectedAfterWritingAppliesAsIfThatCommandWasNeverThere()
+    {
+        var store = _stores.Open(localNode: "node1");
+        _stores.ApplyOne(store, 1_000, new OfferCapacity("node1", 1, 30_000, 60_000));
+        _stores.Submit(store, 1_000, TempStores.NewJob("a", runAt: 1), TempStores.NewJob("b", runAt: 2), TempStores.NewJob("c", runAt: 3));
+        Assert.Equal("node1", store.GetJob("a")!.ClaimedBy);
+        var assigned = new List<JobChanges>();
+        store.Changed += assigned.Add;
+
+        var results = _stores.Apply(
+            store,
+            2_000,
+            new FinishJobs("node1", [new JobOutcome("a", 1, OutcomeKind.Completed, "{}")]),
+            new SubmitJobs([TempStores.NewJob("d", runAt: 4), TempStores.NewJob("b", payload: """{"other":true}""")]),
+            new SubmitJobs([TempStores.NewJob("e", runAt: 5)]));
+
+        Assert.Equal(new CountResult(1), results[0]);
+        Assert.Contains("already exists", Assert.IsType<Rejected>(results[1]).Reason);
+        Assert.Equal("e", Assert.Single(Assert.IsType<JobsResult>(results[2]).Jobs).JobId);
+        Assert.Null(store.GetJob("d"));
+        Assert.Equal(JobStatus.Completed, store.GetJob("a")!.Status);
+        Assert.Equal("b", Assert.Single(Assert.Single(assigned).Assigned).JobId);
+        Assert.Equal(JobStatus.Pending, store.GetJob("c")!.Status);
+        Assert.Equal((2, 1), store.CountUnfinished());
+    }
 }
