@@ -1,5 +1,5 @@
 using System.Net;
-using Flotilla.Api.Cluster;
+using Flotilla.Api.Nodes;
 using Flotilla.Api.Security;
 using Flotilla.Client;
 using Microsoft.AspNetCore.Http.HttpResults;

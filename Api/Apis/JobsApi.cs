@@ -1,11 +1,11 @@
 using System.Diagnostics;
 using System.Net;
 using System.Text;
-using Flotilla.Api.Cluster;
+using Flotilla.Api.Nodes;
 using Flotilla.Api.Security;
 using Flotilla.Api.Workflows;
 using Flotilla.Client;
-using Flotilla.Node.Http;
+using Flotilla.Node.Apis;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 

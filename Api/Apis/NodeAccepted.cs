@@ -1,5 +1,5 @@
 using System.Reflection;
-using Flotilla.Api.Cluster;
+using Flotilla.Api.Nodes;
 using Microsoft.AspNetCore.Http.Metadata;
 
 namespace Flotilla.Api.Apis;

@@ -1,5 +1,5 @@
 using System.Text.Json;
-using Flotilla.Api.Cluster;
+using Flotilla.Api.Nodes;
 using Flotilla.Client;
 using Microsoft.AspNetCore.Http.HttpResults;
 

@@ -1,4 +1,4 @@
-using Flotilla.Api.Cluster;
+using Flotilla.Api.Nodes;
 using Flotilla.Api.Workflows;
 using Flotilla.Client;
 using Scalar.AspNetCore;
@@ -34,7 +34,7 @@ internal static class ApiExtensions
         builder.Services.ConfigureHttpJsonOptions(o => FlotillaJson.Configure(o.SerializerOptions));
         builder.Services.AddProblemDetails();
         builder.Services.AddExceptionHandler<ClusterUnavailableHandler>();
-        builder.Services.AddExceptionHandler<Flotilla.Node.Http.BadRequestExceptionHandler>();
+        builder.Services.AddExceptionHandler<Flotilla.Node.Apis.BadRequestExceptionHandler>();
         builder.Services.AddOpenApi();
         return builder;
     }

@@ -1,6 +1,6 @@
 using System.Net;
 using System.Text.Json;
-using Flotilla.Api.Cluster;
+using Flotilla.Api.Nodes;
 using Flotilla.Client;
 using Microsoft.Extensions.Options;
 

@@ -1,5 +1,5 @@
+using Flotilla.Node.Apis;
 using Flotilla.Node.Cluster;
-using Flotilla.Node.Http;
 using Flotilla.Node.Maintenance;
 using Flotilla.Node.Security;
 using Flotilla.Node.Store;

@@ -1,4 +1,4 @@
-using Flotilla.Api.Cluster;
+using Flotilla.Api.Nodes;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.AspNetCore.TestHost;

@@ -1,7 +1,7 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
-using Flotilla.Api.Cluster;
+using Flotilla.Api.Nodes;
 using Microsoft.Extensions.Configuration;
 
 namespace Flotilla.Api.Tests;

@@ -1,5 +1,5 @@
-using Flotilla.Api.Cluster;
 using Flotilla.Api.Extensions;
+using Flotilla.Api.Nodes;
 using Flotilla.Api.Security;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.Configuration;

@@ -1,5 +1,5 @@
 using System.Net;
-using Flotilla.Api.Cluster;
+using Flotilla.Api.Nodes;
 
 namespace Flotilla.Api.Tests;
 

@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
-using Flotilla.Api.Cluster;
+using Flotilla.Api.Nodes;
 
 namespace Flotilla.Api.Tests;
 

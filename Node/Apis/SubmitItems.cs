@@ -2,7 +2,7 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using Flotilla.Client;
 
-namespace Flotilla.Node.Http;
+namespace Flotilla.Node.Apis;
 
 /// <summary>
 /// One of the independent submits in <c>POST /cluster/submit</c>: the Api gathers the single

@@ -6,7 +6,7 @@ using Flotilla.Node.Store;
 using Flotilla.Node.Telemetry;
 using Microsoft.AspNetCore.Http.HttpResults;
 
-namespace Flotilla.Node.Http;
+namespace Flotilla.Node.Apis;
 
 /// <summary>
 /// <c>POST /cluster/submit</c>: independent submits in one request (<see cref="SubmitItem"/>).

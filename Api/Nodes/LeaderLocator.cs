@@ -2,7 +2,7 @@ using System.Net.Http.Json;
 using System.Text.Json;
 using Flotilla.Client;
 
-namespace Flotilla.Api.Cluster;
+namespace Flotilla.Api.Nodes;
 
 /// <summary>
 /// Knows where to send writes: the leader's HTTP URL as some node reports it in

@@ -1,6 +1,6 @@
 using System.Net;
 
-namespace Flotilla.Api.Cluster;
+namespace Flotilla.Api.Nodes;
 
 /// <summary>
 /// Sends the Api's requests to the nodes.

@@ -1,7 +1,7 @@
 using DotNext.Net.Cluster.Consensus.Raft;
 using Flotilla.Node.Cluster;
 
-namespace Flotilla.Node.Http;
+namespace Flotilla.Node.Apis;
 
 /// <summary>
 /// Reads come from the local database (it may trail the leader by a few milliseconds);

@@ -7,7 +7,7 @@ using Flotilla.Node.Store;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 
-namespace Flotilla.Node.Http;
+namespace Flotilla.Node.Apis;
 
 /// <summary>
 /// Cluster routes: the public <c>GET /cluster/health</c>, and the node-to-node routes for joining,

@@ -1,7 +1,7 @@
 using Flotilla.Node.Cluster;
 using Microsoft.AspNetCore.Diagnostics;
 
-namespace Flotilla.Node.Http;
+namespace Flotilla.Node.Apis;
 
 /// <summary>
 /// Turns "no leader right now" into a 503 problem with Retry-After (nothing was written: retry),

@@ -1,4 +1,4 @@
-namespace Flotilla.Api.Cluster;
+namespace Flotilla.Api.Nodes;
 
 /// <summary>Settings of the Api (section <c>Api</c>); the node list itself is <c>Cluster:Nodes</c>.</summary>
 internal sealed class ApiOptions

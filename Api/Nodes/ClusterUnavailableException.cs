@@ -1,4 +1,4 @@
-namespace Flotilla.Api.Cluster;
+namespace Flotilla.Api.Nodes;
 
 /// <summary>
 /// The Api could not get an answer it can stand behind: no node reachable (503, retry), or a

@@ -2,7 +2,7 @@ using System.Net;
 using System.Text.Json;
 using Flotilla.Client;
 
-namespace Flotilla.Api.Cluster;
+namespace Flotilla.Api.Nodes;
 
 /// <summary>A node's answer, buffered (bodies are small and bounded), with the headers the Api passes on.</summary>
 internal sealed record NodeAnswer(Uri Node, HttpStatusCode Status, byte[] Body, string? Location, string? RetryAfter)

@@ -4,9 +4,9 @@ using System.Net;
 using System.Text.Json;
 using System.Threading.Channels;
 using Flotilla.Client;
-using Flotilla.Node.Http;
+using Flotilla.Node.Apis;
 
-namespace Flotilla.Api.Cluster;
+namespace Flotilla.Api.Nodes;
 
 /// <summary>
 /// Single <c>POST /jobs</c> requests, sent to the leader together. A lone submit goes at once;

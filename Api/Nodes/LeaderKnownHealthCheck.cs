@@ -1,6 +1,6 @@
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 
-namespace Flotilla.Api.Cluster;
+namespace Flotilla.Api.Nodes;
 
 /// <summary>
 /// The Api is healthy once some node reports a leader: from then on writes can be placed.

@@ -1,7 +1,7 @@
 using Flotilla.Node.Cluster;
 using Flotilla.Node.Store;
 
-namespace Flotilla.Node.Http;
+namespace Flotilla.Node.Apis;
 
 /// <summary>
 /// A job for a workflow that is not registered is refused at the node (400, the Api's message)

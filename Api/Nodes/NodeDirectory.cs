@@ -1,4 +1,4 @@
-namespace Flotilla.Api.Cluster;
+namespace Flotilla.Api.Nodes;
 
 /// <summary>
 /// The nodes the Api fronts (<c>Cluster:Nodes</c>) and the HTTP client it reaches them with; the

@@ -5,7 +5,7 @@ using Flotilla.Node.Store;
 using StoredJob = Flotilla.Node.Store.Job;
 using StoredStatus = Flotilla.Node.Store.JobStatus;
 
-namespace Flotilla.Node.Http;
+namespace Flotilla.Node.Apis;
 
 /// <summary>
 /// Between the node's own types and the wire contract (<c>Flotilla.Client</c>): the store keeps

@@ -6,7 +6,7 @@ using Flotilla.Node.Workflows;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 
-namespace Flotilla.Node.Http;
+namespace Flotilla.Node.Apis;
 
 /// <summary>
 /// The workflow registry: modules are registered by name, stored once per SHA-256 and

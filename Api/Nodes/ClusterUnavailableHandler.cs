@@ -1,6 +1,6 @@
 using Microsoft.AspNetCore.Diagnostics;
 
-namespace Flotilla.Api.Cluster;
+namespace Flotilla.Api.Nodes;
 
 /// <summary>Writes <see cref="ClusterUnavailableException"/> as problem details; a 503 carries Retry-After so clients back off and retry.</summary>
 internal sealed class ClusterUnavailableHandler(IProblemDetailsService problems) : IExceptionHandler

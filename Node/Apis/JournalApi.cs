@@ -4,7 +4,7 @@ using Flotilla.Node.Workflows.Durable;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 
-namespace Flotilla.Node.Http;
+namespace Flotilla.Node.Apis;
 
 /// <summary>A durable job's journal: what its runs asked the host, in order (responses are not shown: they may be secrets or large).</summary>
 internal static class JournalApi

@@ -8,7 +8,7 @@ using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 using Job = Flotilla.Client.Job;
 
-namespace Flotilla.Node.Http;
+namespace Flotilla.Node.Apis;
 
 /// <summary>The job routes of the HTTP contract, served by every node (writes go through the leader).</summary>
 internal static class JobsApi

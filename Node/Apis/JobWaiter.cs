@@ -2,7 +2,7 @@ using System.Threading.Channels;
 using Flotilla.Node.Cluster;
 using Flotilla.Node.Store;
 
-namespace Flotilla.Node.Http;
+namespace Flotilla.Node.Apis;
 
 /// <summary>
 /// <c>GET /jobs/{id}?wait_ms=N</c>: every node applies every commit, so a job's change is seen
