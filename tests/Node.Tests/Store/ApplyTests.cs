@@ -80,8 +80,9 @@ public sealed class ApplyTests : IDisposable
     }
 
     // Apply runs an entry without a savepoint per command first, and again with them when a
-    // command is rejected after it wrote: the second pass must start from the state before the
-    // entry, held counts included, or the credit freed by the finish below would count twice.
+    // command is rejected after it wrote (here: "b" again with another body, after inserting
+    // "d"). The end must be the entry without that command: the finish applied once, "d" gone,
+    // the command after it applied, and the one freed slot handing out exactly one job.
     [Fact]
     public void AnEntryWithACommandRejectedAfterWritingAppliesAsIfThatCommandWasNeverThere()
     {
